@@ -1,0 +1,5 @@
+import sys
+
+from fakescope.cli import main
+
+sys.exit(main())

@@ -1,0 +1,153 @@
+"""`fakescope` command line: a thin layer over the Python API (`fakescope.scan`, `fakescope.train`, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+
+from fakescope import __version__
+from fakescope.errors import FakescopeError
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from fakescope.data import grouped_split, read_crops
+    from fakescope.train import TrainConfig, train_classifier
+
+    items = read_crops(args.crops, prefix=args.only)
+    splits = {it.split for it in items}
+    if {"train", "val"} <= splits:
+        train_items = [it for it in items if it.split == "train"]
+        val_items = [it for it in items if it.split == "val"]
+    else:
+        train_items, val_items = grouped_split(items, args.val_fraction, args.seed)
+    if args.limit:  # a random subset, so both classes are present
+        rng = random.Random(args.seed)
+        train_items = rng.sample(train_items, min(args.limit, len(train_items)))
+        val_items = rng.sample(val_items, min(max(2, args.limit // 4), len(val_items)))
+    config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
+                         device=args.device)
+    clf = train_classifier(train_items, val_items, config, args.out)
+    print(f"model written to {clf.source}")
+    return 0
+
+
+def _scanner(args: argparse.Namespace):
+    from fakescope.scan import Scanner
+
+    return Scanner(model=args.model, detector=args.detector, device=args.device, num_frames=args.frames,
+                   fps=args.fps, threshold=args.threshold, aggregate=args.aggregate)
+
+
+def _run_scan(scanner, paths: list, args: argparse.Namespace):
+    """Scan with a progress bar over files (on a terminal), streaming each verdict as it comes."""
+    from tqdm import tqdm
+
+    from fakescope.media import collect_media
+    from fakescope.report.text import format_file
+
+    files = collect_media(paths)
+    human = not (args.json or args.quiet)
+    bar = tqdm(total=len(files), unit="file", disable=args.quiet or len(files) < 2 or not sys.stderr.isatty(),
+               file=sys.stderr, leave=False)
+
+    def on_file(result) -> None:
+        bar.update(1)
+        if not result.ok:
+            print(f"fakescope: {result.message}", file=sys.stderr)
+        if human:
+            bar.clear()
+            print(format_file(result), flush=True)
+
+    result = scanner.scan(files, on_file=on_file)
+    bar.close()
+    if args.json:
+        print(result.to_json())
+    if args.out:
+        result.save_json(args.out)
+    if human and len(result.files) > 1:
+        print(str(result).rsplit("\n", 1)[-1])
+    return result
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    result = _run_scan(_scanner(args), args.paths, args)
+    return 0 if result.ok else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from fakescope.demo import make_demo_media
+    from fakescope.results import NO_FACE
+
+    if not args.quiet:
+        print(f"making demo media in {args.dir}/ from photos that scikit-image ships ...")
+    paths = make_demo_media(args.dir)
+    result = _run_scan(_scanner(args), paths, args)
+    expected_no_face = result.files[-1].verdict == NO_FACE
+    if not args.quiet:
+        print("(coffee.png has no face on purpose: fakescope says NO_FACE rather than guess)")
+    return 0 if all(f.ok for f in result.files[:-1]) and expected_no_face else 1
+
+
+def _add_scan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frames", type=int, default=32, help="frames sampled evenly per video (default 32)")
+    p.add_argument("--fps", type=float, help="sample this many frames per second instead of --frames")
+    p.add_argument("--threshold", type=float, help="p_fake at or above which a face is FAKE (default: the model's)")
+    p.add_argument("--model", default="default", help="bundled model name or path to a .safetensors checkpoint")
+    p.add_argument("--detector", default="yunet", help="face detector (default yunet)")
+    p.add_argument("--aggregate", default="mean", choices=["mean", "max", "median"],
+                   help="how a person's frame scores are combined (default mean)")
+    p.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), cuda, or auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.scan/1)")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fakescope", description="Detect manipulated faces in videos and images.")
+    parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("scan", help="scan videos, images or folders for manipulated faces")
+    p.add_argument("paths", nargs="+", help="videos (mp4 mov avi mkv webm), images (jpg png webp bmp) or folders")
+    _add_scan_options(p)
+    p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("demo", help="make sample media (no download) and scan it")
+    _add_scan_options(p)
+    p.add_argument("--dir", default="fakescope-demo", help="where to write the demo media (default ./fakescope-demo)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("train", help="fine-tune a classifier on labelled face crops")
+    p.add_argument("crops", help="folder with real/ and fake/, or a CSV with path,label[,group][,split]")
+    p.add_argument("--out", default="runs/train", help="output folder (checkpoints, history, curves)")
+    p.add_argument("--only", metavar="PREFIX", help="use only CSV rows whose path starts with PREFIX")
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--input-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--patience", type=int, default=2)
+    p.add_argument("--val-fraction", type=float, default=0.15, help="when the CSV has no split column")
+    p.add_argument("--limit", type=int, default=0, help="use at most this many training crops (smoke runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    p.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FakescopeError as exc:
+        print(f"fakescope: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fakescope: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

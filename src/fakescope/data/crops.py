@@ -1,0 +1,118 @@
+"""Read labelled face crops from a folder (`real/`, `fake/`) or a CSV (`path,label[,group][,split]`).
+
+The CSV may carry more columns (dataset, method, ...): `../shared/data/labels.csv` is read as it is.
+Labels are per source video, so every split is made by `group` (the source video or identity), never by
+file: crops of one video on both sides of a split inflate every validation figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fakescope.errors import FakescopeError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+LABELS = {"real": 0, "fake": 1, "0": 0, "1": 1}
+
+
+@dataclass(frozen=True)
+class CropItem:
+    path: Path
+    label: int  # 1 = fake
+    group: str
+    split: str = ""
+    dataset: str = ""
+    method: str = ""
+
+
+def _parse_label(value: str, where: str) -> int:
+    try:
+        return LABELS[value.strip().lower()]
+    except KeyError:
+        raise FakescopeError(f"{where}: label must be real/fake or 0/1, got {value!r}") from None
+
+
+def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
+    """Rows whose path is not an image (videos listed in the same table) are left out."""
+    root = csv_path.parent
+    items = []
+    with open(csv_path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
+            raise FakescopeError(f"{csv_path}: needs at least the columns path,label")
+        for line, row in enumerate(reader, start=2):
+            rel = row["path"]
+            if prefix and not rel.startswith(prefix):
+                continue
+            if Path(rel).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            items.append(CropItem(
+                path=root / rel,
+                label=_parse_label(row["label"], f"{csv_path}:{line}"),
+                group=row.get("group") or Path(rel).stem,
+                split=row.get("split") or "",
+                dataset=row.get("dataset") or "",
+                method=row.get("method") or "",
+            ))
+    return items
+
+
+def read_crop_folder(root: Path) -> list[CropItem]:
+    """`root/real/*` and `root/fake/*`; each file is its own group (a folder carries no video ids)."""
+    items = []
+    for name, label in (("real", 0), ("fake", 1)):
+        for path in sorted((root / name).rglob("*")):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                items.append(CropItem(path=path, label=label, group=str(path.relative_to(root).with_suffix(""))))
+    return items
+
+
+def read_crops(source: str | Path, prefix: str | None = None) -> list[CropItem]:
+    source = Path(source)
+    if source.is_dir():
+        items = read_crop_folder(source)
+    elif source.suffix.lower() == ".csv" and source.is_file():
+        items = read_crop_csv(source, prefix)
+    else:
+        raise FakescopeError(f"{source}: expected a folder with real/ and fake/ or a CSV of path,label")
+    if not items:
+        raise FakescopeError(f"{source}: no labelled face crops found")
+    return items
+
+
+def grouped_split(items: Sequence[CropItem], val_fraction: float = 0.15, seed: int = 0
+                  ) -> tuple[list[CropItem], list[CropItem]]:
+    """Split by group: a group's crops all land on one side."""
+    groups = sorted({it.group for it in items})
+    random.Random(seed).shuffle(groups)
+    n_val = max(1, round(len(groups) * val_fraction)) if len(groups) > 1 else 0
+    val_groups = set(groups[:n_val])
+    return ([it for it in items if it.group not in val_groups], [it for it in items if it.group in val_groups])
+
+
+def _read_rgb(path: Path, size: int) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FakescopeError(f"{path}: not a readable image")
+    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def load_crop_images(items: Sequence[CropItem], size: int, threads: int = 2) -> np.ndarray:
+    """All crops resized to `size`x`size`, as one (N, size, size, 3) uint8 RGB array in memory."""
+    out = np.empty((len(items), size, size, 3), np.uint8)
+
+    def work(i: int) -> None:
+        out[i] = _read_rgb(items[i].path, size)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(len(items))))
+    return out

@@ -1,0 +1,13 @@
+"""Errors a user can act on: each carries a one-line message that the CLI prints instead of a traceback."""
+
+
+class FakescopeError(Exception):
+    """Base class: the message is meant for the person who ran the command."""
+
+
+class MediaError(FakescopeError):
+    """The file is missing, empty, truncated, or not an image or video we can decode."""
+
+
+class ModelError(FakescopeError):
+    """A model name is unknown or a model file cannot be loaded."""

@@ -1,0 +1,124 @@
+"""Binary detection metrics in plain numpy (label 1 = fake, score = probability of fake)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise ValueError("labels and scores differ in length")
+    return y, s
+
+
+def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False-positive rate, true-positive rate and thresholds, from the highest threshold down."""
+    y, s = _check(labels, scores)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    tps = np.cumsum(y)[distinct]
+    fps = (distinct + 1) - tps
+    tpr = np.r_[0.0, tps / max(y.sum(), 1)]
+    fpr = np.r_[0.0, fps / max(len(y) - y.sum(), 1)]
+    return fpr, tpr, np.r_[np.inf, s[distinct]]
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve, ties counted as half (Mann-Whitney). NaN when one class is absent."""
+    y, s = _check(labels, scores)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), np.float64)
+    sorted_s = s[order]
+    # average ranks over ties
+    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
+    avg = first + (counts + 1) / 2.0
+    ranks[order] = np.repeat(avg, counts)
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(labels, scores) -> float:
+    """Area under the precision-recall curve as the step sum of precision at each recall gain."""
+    y, s = _check(labels, scores)
+    if y.sum() == 0:
+        return float("nan")
+    fpr, tpr, _ = roc_curve(y, s)
+    tp = tpr * y.sum()
+    fp = fpr * (len(y) - y.sum())
+    precision = np.divide(tp, tp + fp, out=np.ones_like(tp), where=(tp + fp) > 0)
+    return float(np.sum(np.diff(tpr) * precision[1:]))
+
+
+def equal_error_rate(labels, scores) -> float:
+    """Where the false-positive and false-negative rates meet (linear between ROC points)."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    fnr = 1 - tpr
+    i = int(np.nonzero(fnr <= fpr)[0][0])
+    if i == 0:
+        return float(fpr[0])
+    d0, d1 = fpr[i - 1] - fnr[i - 1], fpr[i] - fnr[i]
+    t = d0 / (d0 - d1)
+    return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
+
+
+def log_loss(labels, probs, eps: float = 1e-7) -> float:
+    y, p = _check(labels, probs)
+    p = np.clip(p, eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def expected_calibration_error(labels, probs, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width probability bins, weighted by bin size."""
+    y, p = _check(labels, probs)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(y[m].mean() - p[m].mean())
+    return float(ece)
+
+
+def fit_temperature(labels, logits) -> float:
+    """Temperature T minimising the log loss of sigmoid(logit / T): one scalar, so ranking (AUC) is kept."""
+    y, z = _check(labels, logits)
+
+    def nll(t: float) -> float:
+        return log_loss(y, 1 / (1 + np.exp(-z / t)))
+
+    lo, hi = np.log(0.05), np.log(20.0)
+    for _ in range(60):  # golden-section search on log T
+        a, b = hi - (hi - lo) / 1.618, lo + (hi - lo) / 1.618
+        if nll(np.exp(a)) < nll(np.exp(b)):
+            hi = b
+        else:
+            lo = a
+    return float(np.exp((lo + hi) / 2))
+
+
+def binary_report(labels, probs, threshold: float = 0.5) -> dict[str, float | int | list]:
+    """The usual table at one threshold, plus the threshold-free AUC, AP and EER."""
+    y, p = _check(labels, probs)
+    pred = p >= threshold
+    tp = int(np.sum(pred & (y == 1)))
+    tn = int(np.sum(~pred & (y == 0)))
+    fp = int(np.sum(pred & (y == 0)))
+    fn = int(np.sum(~pred & (y == 1)))
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else float("nan")
+
+    return {
+        "n": int(len(y)), "n_fake": int(y.sum()), "n_real": int(len(y) - y.sum()),
+        "auc": roc_auc(y, p), "ap": average_precision(y, p),
+        "eer": equal_error_rate(y, p) if 0 < y.sum() < len(y) else float("nan"),
+        "log_loss": log_loss(y, p), "ece": expected_calibration_error(y, p),
+        "threshold": threshold, "accuracy": ratio(tp + tn, len(y)),
+        "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp),
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+    }

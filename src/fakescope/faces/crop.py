@@ -1,0 +1,28 @@
+"""The crop policy: one square around the detector's box, the same at training and at scan time."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fakescope.faces.base import Face
+
+
+def crop_box(face: Face, margin: float) -> tuple[int, int, int]:
+    """Square (x0, y0, side): `margin` times the longer side of the face box, centred on it."""
+    cx, cy = face.center
+    side = max(2, int(round(max(face.box[2], face.box[3]) * margin)))
+    return int(round(cx - side / 2)), int(round(cy - side / 2)), side
+
+
+def crop_face(image: np.ndarray, face: Face, size: int, margin: float = 1.1) -> np.ndarray:
+    """(size, size, 3) crop; parts outside the frame are filled by replicating the border."""
+    x0, y0, side = crop_box(face, margin)
+    h, w = image.shape[:2]
+    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    if pad:
+        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0, y0 = x0 + pad, y0 + pad
+    patch = image[y0:y0 + side, x0:x0 + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(patch, (size, size), interpolation=interp)

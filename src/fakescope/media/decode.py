@@ -1,0 +1,226 @@
+"""Read images and sample video frames with PyAV.
+
+Short clips are decoded sequentially, keeping only the sampled frames (faster than seeking: H.264 has to
+decode the frames in between anyway). Long videos are sampled by seeking to each target time, so a two-hour
+file costs 32 short decodes, not two hours. Rotation metadata (phone videos, EXIF) is applied, and frames
+larger than `max_side` are scaled down once here so an 8K file does not hold gigabytes of frames.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fakescope.errors import MediaError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+# Past this duration, seek to each sample instead of decoding everything.
+SEEK_AFTER_SECONDS = 60.0
+MAX_IMAGE_PIXELS = 400_000_000  # beyond any camera; a decompression bomb otherwise
+
+
+@dataclass
+class Frame:
+    index: int  # position in the video (0 for an image)
+    time: float  # seconds from the start
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    scale: float = 1.0  # decoded size / stored size (>1 when a huge frame was scaled down)
+
+
+@dataclass
+class MediaInfo:
+    path: str
+    kind: str  # "video" or "image"
+    width: int
+    height: int
+    fps: float | None = None
+    duration: float | None = None
+    frame_count: int | None = None
+
+
+def sniff_kind(path: str | os.PathLike) -> str | None:
+    """'image', 'video' or None from the first bytes: names and extensions can lie."""
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    if head.startswith(b"\xff\xd8\xff") or head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"BM"):
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    if head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:11] == b"AVI"):
+        return "video"  # ISO BMFF (mp4/mov), Matroska/WebM, AVI
+    if head[4:8] in (b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "video"  # old QuickTime without ftyp
+    return None
+
+
+def collect_media(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand folders (recursively, media files only, sorted); keep the files a user named as they are,
+    so a bad one is reported rather than silently skipped."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES
+                       ) if p.is_dir() else []
+        if found:
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise MediaError("no such file")
+    if path.is_dir():
+        raise MediaError("is a folder with no images or videos")
+    if path.stat().st_size == 0:
+        raise MediaError("empty file")
+    try:
+        kind = sniff_kind(path)
+    except OSError as exc:
+        raise MediaError(f"cannot read: {exc.strerror}") from None
+    if kind is None:
+        # Not a format we recognise by its bytes; let FFmpeg have a go before giving up.
+        kind = "video"
+    return kind
+
+
+def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    scale = max(h, w) / max_side
+    if scale <= 1:
+        return image, 1.0
+    small = cv2.resize(image, (round(w / scale), round(h / scale)), interpolation=cv2.INTER_AREA)
+    return small, scale
+
+
+def _read_image(path: Path, max_side: int) -> tuple[MediaInfo, list[Frame]]:
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)  # phone photos store rotation in EXIF
+            rgb = np.asarray(im.convert("RGB"))  # grayscale, palette and alpha all become RGB
+    except Image.DecompressionBombError:
+        raise MediaError(f"image too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(f"not a readable image ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+    info = MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0])
+    image, scale = _fit(rgb, max_side)
+    return info, [Frame(0, 0.0, image, scale)]
+
+
+def _frame_rgb(frame: av.VideoFrame, max_side: int) -> tuple[np.ndarray, float]:
+    """RGB array with rotation metadata applied; the scale-down happens in FFmpeg's scaler when needed."""
+    w, h = frame.width, frame.height
+    scale = max(w, h) / max_side
+    if scale > 1:
+        rgb = frame.to_ndarray(format="rgb24", width=round(w / scale) // 2 * 2, height=round(h / scale) // 2 * 2)
+    else:
+        rgb, scale = frame.to_ndarray(format="rgb24"), 1.0
+    rot = (-int(getattr(frame, "rotation", 0) or 0)) % 360  # PyAV: counter-clockwise degrees to display
+    if rot == 90:
+        rgb = cv2.rotate(rgb, cv2.ROTATE_90_CLOCKWISE)
+    elif rot == 180:
+        rgb = cv2.rotate(rgb, cv2.ROTATE_180)
+    elif rot == 270:
+        rgb = cv2.rotate(rgb, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return np.ascontiguousarray(rgb), scale
+
+
+def _targets(duration: float, num_frames: int | None, fps: float | None) -> list[float]:
+    """Sample times: `num_frames` evenly spaced (centre of each slice), or every 1/fps seconds."""
+    if fps:
+        n = max(1, int(duration * fps))
+        return [(i + 0.5) / fps for i in range(n)]
+    n = max(1, num_frames or 32)
+    return [(i + 0.5) * duration / n for i in range(n)]
+
+
+def _decode_sequential(container, stream, targets: list[float], max_side: int) -> Iterator[Frame]:
+    tb = float(stream.time_base)
+    rate = float(stream.average_rate or 25)
+    k = 0
+    for i, frame in enumerate(container.decode(stream)):
+        t = frame.pts * tb - (float(stream.start_time or 0) * tb) if frame.pts is not None else i / rate
+        if k < len(targets) and t + 0.5 / rate >= targets[k]:
+            rgb, scale = _frame_rgb(frame, max_side)
+            yield Frame(round(t * rate), t, rgb, scale)
+            while k < len(targets) and t + 0.5 / rate >= targets[k]:
+                k += 1
+            if k == len(targets):
+                return
+
+
+def _decode_seeking(container, stream, targets: list[float], max_side: int) -> Iterator[Frame]:
+    tb = float(stream.time_base)
+    start = float(stream.start_time or 0) * tb
+    rate = float(stream.average_rate or 25)
+    for target in targets:
+        container.seek(int((target + start) / tb), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = frame.pts * tb - start
+            if t + 0.5 / rate >= target:
+                rgb, scale = _frame_rgb(frame, max_side)
+                yield Frame(round(t * rate), t, rgb, scale)
+                break
+
+
+def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side: int
+                ) -> tuple[MediaInfo, list[Frame]]:
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(f"not a readable image or video ({str(exc).split(':')[0][:80]})") from None
+    with container:
+        if not container.streams.video:
+            what = "audio only" if container.streams.audio else "no video stream"
+            raise MediaError(f"no video to scan ({what})")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or None
+        if stream.duration is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = (stream.frames / rate) if stream.frames and rate else None
+        info = MediaInfo(str(path), "video", stream.codec_context.width, stream.codec_context.height,
+                         fps=rate, duration=duration, frame_count=stream.frames or None)
+        frames: list[Frame] = []
+        try:
+            if duration:
+                decode = _decode_seeking if duration > SEEK_AFTER_SECONDS else _decode_sequential
+                for frame in decode(container, stream, _targets(duration, num_frames, fps), max_side):
+                    frames.append(frame)
+            else:  # no duration in the headers (some raw streams): take frames from the start
+                for frame in _decode_sequential(container, stream, [i / (rate or 25) for i in
+                                                                    range(num_frames or 32)], max_side):
+                    frames.append(frame)
+        except av.error.FFmpegError as exc:
+            if not frames:
+                raise MediaError(f"video cannot be decoded ({str(exc).split(':')[0][:80]})") from None
+        if not frames:
+            raise MediaError("video has no decodable frames (truncated or corrupt?)")
+        # Report the size as displayed, after rotation metadata was applied.
+        h, w = frames[0].image.shape[:2]
+        info.width, info.height = round(w * frames[0].scale), round(h * frames[0].scale)
+    return info, frames
+
+
+def read_media(path: str | os.PathLike, num_frames: int | None = 32, fps: float | None = None,
+               max_side: int = 4096) -> tuple[MediaInfo, list[Frame]]:
+    """Decode an image, or sample frames from a video. Raises MediaError with a one-line reason."""
+    path = Path(path)
+    kind = _check_file(path)
+    if kind == "image":
+        return _read_image(path, max_side)
+    return _read_video(path, num_frames, fps, max_side)

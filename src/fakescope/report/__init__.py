@@ -1,0 +1,1 @@
+"""Rendering scan results for people: the terminal summary (and, later, HTML)."""

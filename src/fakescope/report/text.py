@@ -1,0 +1,36 @@
+"""The human-readable terminal summary of a scan."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fakescope.results import FileResult, ScanResult
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float]) -> str:
+    """Per-frame probabilities as a strip of bars, 0 to 1."""
+    return "".join(BARS[min(len(BARS) - 1, int(v * (len(BARS) - 1) + 0.5))] for v in values)
+
+
+def format_file(f: "FileResult") -> str:
+    lines = [f.message]
+    for p in f.persons:
+        when = f"{p.times[0]:.1f}-{p.times[-1]:.1f}s" if f.kind == "video" else "image"
+        lines.append(f"  person {p.track_id}: {p.verdict} p_fake={p.probability:.3f} "
+                     f"({len(p.frames)} frames, {when})  {sparkline(p.scores) if f.kind == 'video' else ''}"
+                     .rstrip())
+    return "\n".join(lines)
+
+
+def format_scan(result: "ScanResult") -> str:
+    body = "\n".join(format_file(f) for f in result.files)
+    counts: dict[str, int] = {}
+    for f in result.files:
+        counts[f.verdict] = counts.get(f.verdict, 0) + 1
+    if len(result.files) > 1:
+        summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        body += f"\n{len(result.files)} files: {summary}"
+    return body

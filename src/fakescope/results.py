@@ -1,0 +1,100 @@
+"""What a scan returns: plain dataclasses that print themselves, become JSON, and render a report.
+
+The JSON layout is versioned (`SCHEMA`) and documented in docs/json-schema.md; fields are only ever added
+within a version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCHEMA = "fakescope.scan/1"
+
+FAKE, REAL, NO_FACE, ERROR = "FAKE", "REAL", "NO_FACE", "ERROR"
+
+
+@dataclass
+class PersonResult:
+    """One face tracked across the sampled frames."""
+
+    track_id: int
+    probability: float  # aggregated fake probability for this person
+    verdict: str  # FAKE or REAL
+    frames: list[int]  # frame indices in the video where the face was found
+    times: list[float]  # the same, in seconds
+    scores: list[float]  # fake probability at each of those frames: the timeline
+    boxes: list[list[float]]  # x, y, width, height in full-frame pixels
+
+
+@dataclass
+class FileResult:
+    path: str
+    verdict: str  # FAKE, REAL, NO_FACE or ERROR
+    probability: float | None = None  # the video's fake probability: max over persons
+    threshold: float | None = None
+    kind: str | None = None  # video or image
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    fps: float | None = None
+    frames_sampled: int = 0
+    persons: list[PersonResult] = field(default_factory=list)
+    error: str | None = None
+    model: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def ok(self) -> bool:
+        """A verdict was reached (FAKE or REAL): what a batch's exit code is made of."""
+        return self.verdict in (FAKE, REAL)
+
+    @property
+    def message(self) -> str:
+        """One line for a person."""
+        if self.verdict == ERROR:
+            return f"{self.path}: error: {self.error}"
+        if self.verdict == NO_FACE:
+            return f"{self.path}: no face found in {self.frames_sampled} sampled frame(s)"
+        n = len(self.persons)
+        return (f"{self.path}: {self.verdict} (p_fake={self.probability:.3f}, threshold {self.threshold:.2f}, "
+                f"{n} person{'s' if n != 1 else ''})")
+
+
+@dataclass
+class ScanResult:
+    files: list[FileResult]
+    model: str
+    settings: dict = field(default_factory=dict)
+    version: str = ""
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> FileResult:
+        return self.files[i]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "fakescope_version": self.version, "model": self.model,
+                "settings": self.settings, "files": [asdict(f) for f in self.files]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def save_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json() + "\n")
+        return path
+
+    def __str__(self) -> str:
+        from fakescope.report.text import format_scan
+
+        return format_scan(self)
