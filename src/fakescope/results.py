@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 SCHEMA = "fakescope.scan/1"
 
 FAKE, REAL, NO_FACE, ERROR = "FAKE", "REAL", "NO_FACE", "ERROR"
@@ -44,6 +46,13 @@ class FileResult:
     error: str | None = None
     model: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # track_id -> (n, S, S, 3) uint8 RGB crops the model saw, when asked for (ScanOptions.keep_crops).
+    crops: dict[int, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        del d["crops"]
+        return d
 
     @property
     def ok(self) -> bool:
@@ -84,7 +93,7 @@ class ScanResult:
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, "fakescope_version": self.version, "model": self.model,
-                "settings": self.settings, "files": [asdict(f) for f in self.files]}
+                "settings": self.settings, "files": [f.to_dict() for f in self.files]}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -30,6 +30,7 @@ class ScanOptions:
     threshold: float | None = None  # default: the model's own, chosen on validation data
     aggregate: str = "mean"  # how a person's frame probabilities become one
     max_side: int = 4096  # frames larger than this are scaled down on decode
+    keep_crops: bool = False  # attach the face crops to the result (reports, heatmaps); not in JSON
 
 
 class Scanner:
@@ -101,10 +102,14 @@ class Scanner:
         probs = self.classifier.predict(crops)
         timings["classify"] = time.perf_counter() - t
 
+        if opts.keep_crops:
+            result.crops = {}
         k = 0
         for track in tracks:
             n = len(track.detections)
             scores = probs[k:k + n]
+            if opts.keep_crops:
+                result.crops[track.track_id] = crops[k:k + n]
             k += n
             p = float(getattr(np, opts.aggregate)(scores))
             result.persons.append(PersonResult(
