@@ -36,7 +36,7 @@ class TrainConfig:
     warmup_steps: int = 100
     patience: int = 2
     seed: int = 0
-    crop_margin: float = 1.1
+    crop_margin: float = 0.9  # matches the tight DFDC crops (see README, "crop policy")
     # Crops are stored this much larger than the input so random crops can move and rescale the face.
     load_scale: float = 1.25
     device: str = "auto"
