@@ -15,8 +15,8 @@ import numpy as np
 
 from fakescope import __version__
 from fakescope.errors import FakescopeError
-from fakescope.faces import create_detector, crop_face, track_faces
-from fakescope.media import collect_media, read_media
+from fakescope.faces import FaceDetector, Track, create_detector, crop_face, track_faces
+from fakescope.media import Frame, collect_media, read_media
 from fakescope.models import FaceClassifier
 from fakescope.results import ERROR, FAKE, NO_FACE, REAL, FileResult, PersonResult, ScanResult
 
@@ -31,6 +31,23 @@ class ScanOptions:
     aggregate: str = "mean"  # how a person's frame probabilities become one
     max_side: int = 4096  # frames larger than this are scaled down on decode
     keep_crops: bool = False  # attach the face crops to the result (reports, heatmaps); not in JSON
+
+
+def find_tracks(frames: list[Frame], detector: FaceDetector,
+                on_progress: Callable[[float], None] = lambda fraction: None) -> list[Track]:
+    """Detect faces in each sampled frame and link them into persons. `fakescope prepare` calls this too,
+    so training crops come from exactly the faces a scan would classify."""
+    per_frame = []
+    for i, frame in enumerate(frames):
+        per_frame.append(detector.detect(frame.image))
+        on_progress((i + 1) / len(frames))
+    return track_faces(per_frame)
+
+
+def crop_tracks(frames: list[Frame], tracks: list[Track], size: int, margin: float) -> np.ndarray:
+    """(N, size, size, 3) crops of every detection, track by track, in the classifier's crop policy."""
+    return np.stack([crop_face(frames[pos].image, face, size, margin)
+                     for track in tracks for pos, face in track.detections])
 
 
 class Scanner:
@@ -79,11 +96,7 @@ class Scanner:
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        per_frame = []
-        for i, frame in enumerate(frames):
-            per_frame.append(self.detector.detect(frame.image))
-            on_stage("detect", (i + 1) / len(frames))
-        tracks = track_faces(per_frame)
+        tracks = find_tracks(frames, self.detector, lambda frac: on_stage("detect", frac))
         timings["detect"] = time.perf_counter() - t
 
         result = FileResult(path=path, verdict=NO_FACE, threshold=self.threshold, kind=info.kind,
@@ -93,8 +106,7 @@ class Scanner:
             return result
 
         t = time.perf_counter()
-        crops = np.stack([crop_face(frames[pos].image, face, cfg.input_size, cfg.crop_margin)
-                          for track in tracks for pos, face in track.detections])
+        crops = crop_tracks(frames, tracks, cfg.input_size, cfg.crop_margin)
         timings["crop"] = time.perf_counter() - t
 
         t = time.perf_counter()

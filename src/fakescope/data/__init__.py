@@ -1,5 +1,6 @@
 """Labelled face crops for training and evaluation: readers and a split that never leaks a group."""
 
-from fakescope.data.crops import CropItem, grouped_split, load_crop_images, read_crops
+from fakescope.data.crops import CropItem, load_crop_images, read_crops
+from fakescope.data.split import assign_splits, grouped_split
 
-__all__ = ["CropItem", "grouped_split", "load_crop_images", "read_crops"]
+__all__ = ["CropItem", "assign_splits", "grouped_split", "load_crop_images", "read_crops"]

@@ -1,6 +1,7 @@
 """Read labelled face crops from a folder (`real/`, `fake/`) or a CSV (`path,label[,group][,split]`).
 
-The CSV may carry more columns (dataset, method, ...): `../shared/data/labels.csv` is read as it is.
+The CSV may carry more columns (dataset, method, ...): `../shared/data/labels.csv` is read as it is, and so is
+the `manifest.csv` of a cache that `fakescope prepare` wrote (pass the cache folder itself).
 Labels are per source video, so every split is made by `group` (the source video or identity), never by
 file: crops of one video on both sides of a split inflate every validation figure.
 """
@@ -8,7 +9,6 @@ file: crops of one video on both sides of a split inflate every validation figur
 from __future__ import annotations
 
 import csv
-import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from fakescope.errors import FakescopeError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 LABELS = {"real": 0, "fake": 1, "0": 0, "1": 1}
+MANIFEST = "manifest.csv"
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,18 @@ class CropItem:
     split: str = ""
     dataset: str = ""
     method: str = ""
+    video: str = ""
+    # Five facial landmarks (right eye, left eye, nose, mouth corners) as x0, y0, ... x4, y4 in fractions of
+    # the crop's side, when known: self-blended pseudo-fakes place their mask with them.
+    landmarks: tuple[float, ...] | None = None
 
 
-def _parse_label(value: str, where: str) -> int:
+def parse_landmarks(text: str) -> tuple[float, ...] | None:
+    values = tuple(float(v) for v in text.split())
+    return values if len(values) == 10 else None
+
+
+def parse_label(value: str, where: str) -> int:
     try:
         return LABELS[value.strip().lower()]
     except KeyError:
@@ -56,11 +66,13 @@ def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
                 continue
             items.append(CropItem(
                 path=root / rel,
-                label=_parse_label(row["label"], f"{csv_path}:{line}"),
+                label=parse_label(row["label"], f"{csv_path}:{line}"),
                 group=row.get("group") or Path(rel).stem,
                 split=row.get("split") or "",
                 dataset=row.get("dataset") or "",
                 method=row.get("method") or "",
+                video=row.get("video") or "",
+                landmarks=parse_landmarks(row.get("landmarks") or ""),
             ))
     return items
 
@@ -77,25 +89,18 @@ def read_crop_folder(root: Path) -> list[CropItem]:
 
 def read_crops(source: str | Path, prefix: str | None = None) -> list[CropItem]:
     source = Path(source)
-    if source.is_dir():
+    if source.is_dir() and (source / MANIFEST).is_file():
+        items = read_crop_csv(source / MANIFEST, prefix)
+    elif source.is_dir():
         items = read_crop_folder(source)
     elif source.suffix.lower() == ".csv" and source.is_file():
         items = read_crop_csv(source, prefix)
     else:
-        raise FakescopeError(f"{source}: expected a folder with real/ and fake/ or a CSV of path,label")
+        raise FakescopeError(f"{source}: expected a prepared cache, a folder with real/ and fake/, "
+                             "or a CSV of path,label")
     if not items:
         raise FakescopeError(f"{source}: no labelled face crops found")
     return items
-
-
-def grouped_split(items: Sequence[CropItem], val_fraction: float = 0.15, seed: int = 0
-                  ) -> tuple[list[CropItem], list[CropItem]]:
-    """Split by group: a group's crops all land on one side."""
-    groups = sorted({it.group for it in items})
-    random.Random(seed).shuffle(groups)
-    n_val = max(1, round(len(groups) * val_fraction)) if len(groups) > 1 else 0
-    val_groups = set(groups[:n_val])
-    return ([it for it in items if it.group not in val_groups], [it for it in items if it.group in val_groups])
 
 
 def _read_rgb(path: Path, size: int) -> np.ndarray:
