@@ -1,0 +1,74 @@
+"""Where the model looked: Grad-CAM heatmaps for face crops, and an overlay a person can read.
+
+Grad-CAM (Selvaraju et al. 2017) weights each channel of the last convolutional feature map by the mean
+gradient of the "fake" logit with respect to it, sums, and keeps the positive part: the regions that pushed
+the score towards FAKE. It runs on the classifier's torch module (ONNX Runtime gives no gradients), and only
+through the head: the backbone runs once without autograd, so a heatmap costs about one forward pass.
+
+    >>> heat = gradcam(classifier, crops)          # (N, S, S) float32 in [0, 1]
+    >>> overlay_heatmap(crops[0], heat[0])         # (S, S, 3) uint8 RGB, the crop tinted by the heatmap
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from fakescope.models.classifier import FaceClassifier
+
+
+def _head(module: torch.nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """The classifier head of an EfficientNet-style module: pool, flatten, dropout (identity in eval), fc."""
+    x = module._avg_pooling(features).flatten(1)
+    return module._fc(module._dropout(x)).reshape(-1)
+
+
+def gradcam(classifier: FaceClassifier, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """(N, S, S, 3) uint8 RGB crops at the model's input size -> (N, S, S) float32 heatmaps in [0, 1].
+
+    Each map is scaled by its own maximum, so it shows where the evidence is, not how strong it is (the
+    score says that). A crop with no region pushing towards FAKE gets an all-zero map.
+    """
+    module = classifier.module
+    if not (hasattr(module, "extract_features") and hasattr(module, "_fc")):
+        raise TypeError(f"Grad-CAM needs an EfficientNet-style module, not {type(module).__name__}")
+    size = classifier.config.input_size
+    if crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
+        raise ValueError(f"crops must be (N, {size}, {size}, 3), got {crops.shape}")
+    device = next(module.parameters()).device
+    out = np.zeros(crops.shape[:3], np.float32)
+    module.eval()
+    for i in range(0, len(crops), batch_size):
+        x = torch.from_numpy(classifier.preprocess(crops[i:i + batch_size])).to(device)
+        with torch.no_grad():
+            features = module.extract_features(x)
+        features = features.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = _head(module, features)
+            (grads,) = torch.autograd.grad(logits.sum(), features)
+        weights = grads.mean(dim=(2, 3), keepdim=True)
+        cams = torch.relu((weights * features).sum(dim=1)).detach().cpu().numpy()
+        for j, cam in enumerate(cams):
+            peak = float(cam.max())
+            if peak > 0:
+                out[i + j] = _upsample(cam / peak, size)
+    return out
+
+
+def _upsample(cam: np.ndarray, size: int) -> np.ndarray:
+    """A coarse map (4x4 for a 128 px crop) to the crop's size: bilinear, then a blur as wide as one cell,
+    so a person sees soft regions rather than tiles or the rings that cubic interpolation draws."""
+    big = cv2.resize(cam.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    sigma = size / cam.shape[0] / 2
+    big = cv2.GaussianBlur(big, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    return (big / max(float(big.max()), 1e-6)).clip(0, 1)
+
+
+def overlay_heatmap(crop: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Blend a [0, 1] heatmap (jet colours: blue cold, red hot) over an RGB crop; returns uint8 RGB.
+
+    Cold regions keep more of the face visible, so the overlay stays readable where nothing was found."""
+    colours = cv2.applyColorMap((heatmap * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    weight = (alpha * (0.35 + 0.65 * heatmap))[..., None]
+    return (crop * (1 - weight) + colours * weight).round().astype(np.uint8)
