@@ -37,7 +37,8 @@ def _scanner(args: argparse.Namespace):
     from fakescope.scan import Scanner
 
     return Scanner(model=args.model, detector=args.detector, device=args.device, num_frames=args.frames,
-                   fps=args.fps, threshold=args.threshold, aggregate=args.aggregate)
+                   fps=args.fps, threshold=args.threshold, aggregate=args.aggregate,
+                   keep_crops=bool(args.report))  # the HTML report shows crops and heatmaps
 
 
 def _run_scan(scanner, paths: list, args: argparse.Namespace):
@@ -49,11 +50,17 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
 
     files = collect_media(paths)
     human = not (args.json or args.quiet)
+    evidence = []  # for --report, made per file so the crops of a big folder are not all held at once
     bar = tqdm(total=len(files), unit="file", disable=args.quiet or len(files) < 2 or not sys.stderr.isatty(),
                file=sys.stderr, leave=False)
 
     def on_file(result) -> None:
         bar.update(1)
+        if args.report:
+            from fakescope.report.html import collect_evidence
+
+            evidence.append(collect_evidence(result, scanner.classifier))
+            result.crops = None
         if not result.ok:
             print(f"fakescope: {result.message}", file=sys.stderr)
         if human:
@@ -66,6 +73,12 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
         print(result.to_json())
     if args.out:
         result.save_json(args.out)
+    if args.report:
+        from fakescope.report.html import write_report
+
+        write_report(result, args.report, evidence)
+        if not args.quiet:
+            print(f"report written to {args.report}", file=sys.stderr)
     if human and len(result.files) > 1:
         print(str(result).rsplit("\n", 1)[-1])
     return result
@@ -90,6 +103,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in result.files[:-1]) and expected_no_face else 1
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from fakescope.server.app import ServerConfig, serve
+
+    token = args.token or os.environ.get("FAKESCOPE_TOKEN")
+    config = ServerConfig(data_dir=args.data_dir, model=args.model, token=token, workers=args.workers,
+                          frames=args.frames, max_upload_mb=args.max_upload_mb, max_duration=args.max_duration)
+    serve(config, host=args.host, port=args.port)
+    return 0
+
+
 def _add_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=32, help="frames sampled evenly per video (default 32)")
     p.add_argument("--fps", type=float, help="sample this many frames per second instead of --frames")
@@ -101,6 +126,8 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), cuda, or auto")
     p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.scan/1)")
     p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE")
+    p.add_argument("--report", metavar="FILE",
+                   help="also write a self-contained HTML report (faces, timeline, heatmaps) to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -118,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan_options(p)
     p.add_argument("--dir", default="fakescope-demo", help="where to write the demo media (default ./fakescope-demo)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("serve", help="web page and REST API for scanning uploads (with history and reports)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data-dir", default="fakescope-data", help="database and files (default ./fakescope-data)")
+    p.add_argument("--model", default="default", help="bundled model name or path to a .safetensors checkpoint")
+    p.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or set FAKESCOPE_TOKEN); off by default")
+    p.add_argument("--workers", type=int, default=1, help="scan processes (default 1; each uses up to 2 cores)")
+    p.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32)")
+    p.add_argument("--max-upload-mb", type=float, default=500, help="largest upload in MiB (default 500)")
+    p.add_argument("--max-duration", type=float, default=3600,
+                   help="longest video in seconds, 0 for no limit (default 3600)")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="fine-tune a classifier on labelled face crops")
     p.add_argument("crops", help="folder with real/ and fake/, or a CSV with path,label[,group][,split]")

@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from fakescope import __version__
+from fakescope.errors import FakescopeError
 from fakescope.results import SCHEMA
 
 if TYPE_CHECKING:
@@ -190,5 +191,8 @@ def write_report(scan: ScanResult, path: str | os.PathLike, evidence: list[Evide
     names = [Path(f.path).name for f in scan.files]
     title = names[0] if len(names) == 1 else f"{len(names)} files"
     html = render_document([render_fragment(f, ev) for f, ev in zip(scan.files, evidence)], title, scan.model)
-    path.write_text(html, encoding="utf-8")
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise FakescopeError(f"cannot write the report to {path}: {exc.strerror}") from None
     return path
