@@ -201,15 +201,18 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("fakescope.server", "static")]), name="static")
     bearer = HTTPBearer(auto_error=False, description=f"needed only when the server has a token ({TOKEN_ENV})")
 
-    def authorized(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    def authorized(request: Request) -> bool:
+        """The bearer token (API clients), else the cookie the login form set (people)."""
         if not config.token:
             return True
-        given = credentials.credentials if credentials else request.cookies.get(COOKIE, "")
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        given = value.strip() if scheme.lower() == "bearer" else request.cookies.get(COOKIE, "")
         return secrets.compare_digest(given.encode(), config.token.encode())
 
     def require_token(request: Request,
-                      credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if not authorized(request, credentials):
+                      _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        """(`bearer` only puts the scheme into the OpenAPI schema; `authorized` also accepts the cookie.)"""
+        if not authorized(request):
             raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer TOKEN'",
                                 headers={"WWW-Authenticate": "Bearer"})
 
@@ -332,7 +335,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     # ---- pages ----------------------------------------------------------------------------------
     def page_guard(request: Request) -> None:
-        if not authorized(request, None):
+        if not authorized(request):
             raise _LoginRedirect(request.url.path)
 
     @app.exception_handler(_LoginRedirect)

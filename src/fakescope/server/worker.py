@@ -103,8 +103,10 @@ class Worker:
         on_stage("explain", 0.0)
         evidence = collect_evidence(result, self.scanner.classifier, top_k=self.config.evidence_frames)
         on_stage("report", 0.0)
+        # The same settings block `Scanner.scan` writes (it has no per-file progress, so it is not used here).
         settings = {k: v for k, v in asdict(self.scanner.options).items() if k != "keep_crops"}
-        settings.update(threshold=self.scanner.threshold, input_size=self.scanner.classifier.config.input_size)
+        settings.update(threshold=self.scanner.threshold, detector=type(self.scanner.detector).__name__,
+                        input_size=self.scanner.classifier.config.input_size)
         scan = ScanResult(files=[result], model=self.scanner.model_name, settings=settings, version=__version__)
         if folder.is_dir():
             tmp = folder / "report.html.tmp"
