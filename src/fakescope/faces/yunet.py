@@ -32,8 +32,8 @@ class YuNetDetector:
     def detect(self, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
         scale = max(h, w) / self.max_side if max(h, w) > self.max_side else 1.0
-        small = image if scale == 1.0 else cv2.resize(
-            image, (round(w / scale), round(h / scale)), interpolation=cv2.INTER_AREA)
+        small = image if scale == 1.0 else cv2.resize(  # at least a pixel: a thin strip rounds to nothing
+            image, (max(1, round(w / scale)), max(1, round(h / scale))), interpolation=cv2.INTER_AREA)
         size = (small.shape[1], small.shape[0])
         if size != self._size:
             self._net.setInputSize(size)
