@@ -3,7 +3,8 @@
 Grad-CAM (Selvaraju et al. 2017) weights each channel of the last convolutional feature map by the mean
 gradient of the "fake" logit with respect to it, sums, and keeps the positive part: the regions that pushed
 the score towards FAKE. It runs on the classifier's torch module (ONNX Runtime gives no gradients), and only
-through the head: the backbone runs once without autograd, so a heatmap costs about one forward pass.
+through the head for EfficientNets: their backbone runs once without autograd, so a heatmap costs about one
+forward pass. Models laid out like torchvision's (a `features` module) run their own forward instead.
 
     >>> heat = gradcam(classifier, crops)          # (N, S, S) float32 in [0, 1]
     >>> overlay_heatmap(crops[0], heat[0])         # (S, S, 3) uint8 RGB, the crop tinted by the heatmap
@@ -14,14 +15,31 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+from torch import nn
 
 from fakescope.models.classifier import FaceClassifier
 
 
-def _head(module: torch.nn.Module, features: torch.Tensor) -> torch.Tensor:
-    """The classifier head of an EfficientNet-style module: pool, flatten, dropout (identity in eval), fc."""
-    x = module._avg_pooling(features).flatten(1)
-    return module._fc(module._dropout(x)).reshape(-1)
+def _features_and_logits(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(last convolutional feature map, fake logit per crop), the logits differentiable w.r.t. the map.
+    Call with autograd enabled."""
+    if hasattr(module, "extract_features") and hasattr(module, "_fc"):
+        # EfficientNet family: the backbone runs without autograd, only the head is differentiated.
+        with torch.no_grad():
+            features = module.extract_features(x)
+        features.requires_grad_(True)
+        pooled = module._avg_pooling(features).flatten(1)
+        return features, module._fc(module._dropout(pooled)).reshape(-1)
+    if isinstance(getattr(module, "features", None), nn.Module):
+        # torchvision layout (MobileNetV2, Meso4): the model's own forward, its `features` output captured.
+        captured: list[torch.Tensor] = []
+        handle = module.features.register_forward_hook(lambda _m, _i, out: captured.append(out))
+        try:
+            logits = module(x).reshape(-1)
+        finally:
+            handle.remove()
+        return captured[-1], logits
+    raise TypeError(f"Grad-CAM does not know where {type(module).__name__} keeps its feature map")
 
 
 def gradcam(classifier: FaceClassifier, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -31,8 +49,6 @@ def gradcam(classifier: FaceClassifier, crops: np.ndarray, batch_size: int = 32)
     score says that). A crop with no region pushing towards FAKE gets an all-zero map.
     """
     module = classifier.module
-    if not (hasattr(module, "extract_features") and hasattr(module, "_fc")):
-        raise TypeError(f"Grad-CAM needs an EfficientNet-style module, not {type(module).__name__}")
     size = classifier.config.input_size
     if crops.ndim != 4 or crops.shape[1:] != (size, size, 3):
         raise ValueError(f"crops must be (N, {size}, {size}, 3), got {crops.shape}")
@@ -41,11 +57,8 @@ def gradcam(classifier: FaceClassifier, crops: np.ndarray, batch_size: int = 32)
     module.eval()
     for i in range(0, len(crops), batch_size):
         x = torch.from_numpy(classifier.preprocess(crops[i:i + batch_size])).to(device)
-        with torch.no_grad():
-            features = module.extract_features(x)
-        features = features.detach().requires_grad_(True)
         with torch.enable_grad():
-            logits = _head(module, features)
+            features, logits = _features_and_logits(module, x)
             (grads,) = torch.autograd.grad(logits.sum(), features)
         weights = grads.mean(dim=(2, 3), keepdim=True)
         cams = torch.relu((weights * features).sum(dim=1)).detach().cpu().numpy()
