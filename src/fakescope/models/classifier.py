@@ -43,8 +43,12 @@ class ModelConfig:
     name: str = ""
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # JSON (the checkpoint's metadata) has no tuples: a loaded config must equal the one saved.
+        self.mean, self.std = tuple(self.mean), tuple(self.std)
+
     @classmethod
-    def from_module(cls, arch: str, module: torch.nn.Module, **kwargs) -> "ModelConfig":
+    def from_module(cls, arch: str, module: torch.nn.Module, **kwargs) -> ModelConfig:
         cfg = module.default_cfg
         return cls(arch=arch, input_size=cfg["input_size"], mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
                    **kwargs)
@@ -97,22 +101,27 @@ class FaceClassifier:
     # ---- persistence -------------------------------------------------------------------------------
     @classmethod
     def load(cls, name_or_path: str | os.PathLike = DEFAULT_MODEL, backend: str = "auto",
-             device: str = "cpu") -> "FaceClassifier":
+             device: str = "cpu") -> FaceClassifier:
         from fakescope.models import create_model
 
         path = resolve_model_path(name_or_path)
         try:
             state = load_file(str(path))
             with safe_open(str(path), "pt") as fh:
-                config = ModelConfig(**json.loads(fh.metadata()["fakescope"]))
-        except (SafetensorError, OSError, KeyError, ValueError, TypeError) as exc:
+                meta = (fh.metadata() or {}).get("fakescope")
+            if meta is None:
+                raise ModelError(f"{path} is not a fakescope model (no config in its metadata)")
+            config = ModelConfig(**json.loads(meta))
+        except (SafetensorError, OSError, ValueError, TypeError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from None
-        module = create_model(config.arch, pretrained=False, **_arch_kwargs(config))
         try:
+            module = create_model(config.arch, pretrained=False, **_arch_kwargs(config))
             module.load_state_dict({k: v.float() for k, v in state.items()})
-        except RuntimeError as exc:
-            raise ModelError(f"{path} does not match architecture {config.arch}: {exc}") from None
-        return cls(module, config, backend=backend, device=device, source=path)
+            return cls(module, config, backend=backend, device=device, source=path)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            # torch lists every missing key on its own line: the CLI prints one line.
+            reason = " ".join(str(exc).split())[:200]
+            raise ModelError(f"{path} does not match architecture {config.arch}: {reason}") from None
 
     def save(self, path: str | os.PathLike, half: bool = False) -> Path:
         """Write weights (fp16 when `half`) and config to one safetensors file."""
