@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     except FakescopeError as exc:
         print(f"fakescope: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # --out or --report naming a folder, a missing folder, a full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"fakescope: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("fakescope: interrupted", file=sys.stderr)
         return 130

@@ -86,6 +86,10 @@ class Scanner:
         except MemoryError:
             return FileResult(path=path, verdict=ERROR, error="out of memory decoding this file",
                               model=self.model_name)
+        except Exception as exc:  # noqa: BLE001  (a bug or a library's surprise on one file: scan the others)
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            return FileResult(path=path, verdict=ERROR, error=f"unexpected error, please report it ({reason})",
+                              model=self.model_name)
 
     def _scan_file(self, path: str, on_stage: Callable[[str, float], None]) -> FileResult:
         opts, cfg = self.options, self.classifier.config
