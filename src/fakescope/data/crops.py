@@ -54,7 +54,7 @@ def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
     """Rows whose path is not an image (videos listed in the same table) are left out."""
     root = csv_path.parent
     items = []
-    with open(csv_path, newline="") as fh:
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:  # -sig: spreadsheets start with a BOM
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
             raise FakescopeError(f"{csv_path}: needs at least the columns path,label")
