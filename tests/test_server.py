@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakescope.server.testing import ServerProcess
+from fakescope.server.testing import ServerProcess, free_port
 
 TOKEN = "s3cret-newsroom-token"
 MAX_MB = 1.0
@@ -286,6 +286,17 @@ def test_openapi_schema_describes_the_api(client: httpx.Client) -> None:
     assert {"202", "400", "401", "413", "415", "422"} <= set(upload["responses"])
     assert any(s.get("scheme") == "bearer" for s in schema["components"]["securitySchemes"].values())
     assert "/" not in paths and "/scans" not in paths  # pages are not API
+
+
+def test_serve_refuses_bad_set_ups_in_one_line(server: ServerProcess, run_cli, tiny_model_path: Path,
+                                                tmp_path: Path) -> None:
+    cases = [(server.data_dir, tiny_model_path, free_port(), "in use by another fakescope serve"),
+             (tmp_path / "a", tmp_path / "missing.safetensors", free_port(), "not found"),
+             (tmp_path / "b", tiny_model_path, server.port, "cannot listen")]
+    for data_dir, model, port, message in cases:
+        done = run_cli("serve", "--data-dir", data_dir, "--model", model, "--port", port)
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and done.stderr.count("fakescope: error") == 1
 
 
 # ---- crashes and restarts -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import IO, Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -49,6 +49,11 @@ from fakescope.report.html import HEADLINES, render_document, report_css
 from fakescope.server.db import QUEUED, RUNNING, Database, ScanRow, new_scan_id
 from fakescope.server.uploads import FILE_FIELD, UploadError, probe_duration, receive_upload
 from fakescope.server.worker import WorkerConfig, WorkerPool, scan_dir
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one server per data folder is then up to the operator
+    fcntl = None
 
 log = logging.getLogger("fakescope.server")
 
@@ -392,8 +397,28 @@ class _LoginRedirect(Exception):
         self.next = next_path
 
 
+def _lock_data_dir(data_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on the data folder for this process's life: a second server on the same
+    folder would take the first one's running scans for interrupted ones. The OS drops the lock when the
+    process ends, however it ends, so a crash never leaves the folder locked."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(data_dir / "server.lock", "w")  # noqa: SIM115 (held until the process exits)
+    except OSError as exc:
+        raise FakescopeError(f"cannot use the data folder {data_dir}: {exc.strerror}") from None
+    try:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise FakescopeError(f"{data_dir} is in use by another fakescope serve (one server per data folder)"
+                             ) from None
+    return handle
+
+
 def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Check the model, bind the port, and run until interrupted (Ctrl-C stops workers cleanly)."""
+    """Check the model, lock the data folder, bind the port, and run until interrupted (Ctrl-C or SIGTERM
+    stop the workers cleanly)."""
     import uvicorn
 
     from fakescope.models import FaceClassifier
@@ -404,6 +429,7 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> No
     FaceClassifier.load(config.model)  # a broken model fails here, with its reason, not in every scan
     if config.workers < 1:
         raise FakescopeError("--workers must be at least 1")
+    lock = _lock_data_dir(Path(config.data_dir).resolve())
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -420,4 +446,7 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> No
              Path(config.data_dir).resolve())
     server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", access_log=False,
                                            timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        lock.close()

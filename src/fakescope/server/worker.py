@@ -120,7 +120,7 @@ class Worker:
         if stored:  # the upload has served its purpose; the result and evidence stay
             (folder / "upload").unlink(missing_ok=True)
             log.info("scan %s: %s in %.1f s", row.id, result.verdict, time.perf_counter() - started)
-        else:  # deleted while it ran
+        elif self.db.get(row.id) is None:  # deleted while it ran (not merely handed on to another worker)
             shutil.rmtree(folder, ignore_errors=True)
 
 
