@@ -1,18 +1,22 @@
 """A plain, reproducible fine-tuning loop for CPU (or a GPU when there is one).
 
 All crops are decoded once into memory (14k crops at 160 px is about 1 GB), then each epoch draws augmented
-views. The best epoch by validation AUC is kept; the learning rate drops when validation loss plateaus;
-training stops early after `patience` epochs without a better AUC. Finally a temperature is fitted on the
-validation logits so the shipped probabilities are calibrated.
+views. A share of every batch can be self-blended pseudo-fakes made on the fly from real faces
+(`pseudo_fakes`, see train/sbi.py). The first `freeze_epochs` train the head alone, so the random head
+does not wreck the pretrained features before it has learnt anything. The best epoch by validation AUC is
+kept; the learning rate drops when validation loss plateaus; training stops early after `patience` epochs
+without a better AUC. Every epoch leaves `last.safetensors` and `state.pt`, from which `resume` carries on.
+Finally a temperature is fitted on the validation logits so the shipped probabilities are calibrated.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from fakescope.data import CropItem, load_crop_images
+from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import expected_calibration_error, fit_temperature, log_loss, roc_auc
 from fakescope.models import FaceClassifier, ModelConfig, create_model
 from fakescope.train.augment import augment
+from fakescope.train.sbi import self_blend
+
+BALANCING = ("weight", "sample", "none")
+STATE = "state.pt"
 
 
 @dataclass
@@ -40,18 +49,30 @@ class TrainConfig:
     # Crops are stored this much larger than the input so random crops can move and rescale the face.
     load_scale: float = 1.25
     device: str = "auto"
+    # Share of every batch made of self-blended pseudo-fakes of real training faces (0 = none, < 1).
+    pseudo_fakes: float = 0.0
+    # "weight": weigh the loss by the class mix the model actually sees (pseudo-fakes included);
+    # "sample": oversample the rarer class of the dataset's crops; "none".
+    balance: str = "weight"
+    freeze_epochs: int = 0  # epochs that train the classification head alone, backbone frozen
+    pretrained: bool = True  # ImageNet weights from a registry package (False: random init, for tests)
+
+
+@dataclass
+class TrainState:
+    """Where a run stands after an epoch: with last.safetensors, all `resume` needs."""
+
+    epoch: int = 0
+    step: int = 0
+    best_auc: float = -math.inf
+    best_epoch: int = -1
+    history: list[dict] = field(default_factory=list)
 
 
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def _batches(n: int, batch_size: int, rng: np.random.Generator, shuffle: bool):
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    for i in range(0, n, batch_size):
-        yield order[i:i + batch_size]
 
 
 def _to_tensor(batch: np.ndarray, clf: FaceClassifier, device: torch.device) -> torch.Tensor:
@@ -63,70 +84,193 @@ def predict_logits(clf: FaceClassifier, images: np.ndarray, device: torch.device
     clf.module.eval()
     out = []
     with torch.inference_mode():
-        for idx in _batches(len(images), batch_size, np.random.default_rng(0), shuffle=False):
-            out.append(clf.module(_to_tensor(images[idx], clf, device)).float().reshape(-1).cpu().numpy())
+        for i in range(0, len(images), batch_size):
+            out.append(clf.module(_to_tensor(images[i:i + batch_size], clf, device)).float().reshape(-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def _check_config(config: TrainConfig) -> None:
+    if not 0 <= config.pseudo_fakes < 1:
+        raise FakescopeError("pseudo-fakes is the share of each batch: give a value in [0, 1)")
+    if config.balance not in BALANCING:
+        raise FakescopeError(f"balance must be one of {', '.join(BALANCING)}")
+    if config.freeze_epochs < 0 or config.epochs < 1:
+        raise FakescopeError("epochs must be at least 1 and freeze-epochs at least 0")
+
+
+def _split_batch(config: TrainConfig, has_reals: bool) -> tuple[int, int]:
+    """(dataset crops, pseudo-fakes) per batch."""
+    n_sbi = round(config.pseudo_fakes * config.batch_size) if has_reals else 0
+    return max(1, config.batch_size - n_sbi), n_sbi
+
+
+def _epoch_order(labels: np.ndarray, balance: str, rng: np.random.Generator) -> np.ndarray:
+    """Indices for one epoch; with "sample", the rarer class drawn again (with replacement) up to the other."""
+    if balance != "sample" or len(np.unique(labels)) < 2:
+        return rng.permutation(len(labels))
+    by_class = [np.flatnonzero(labels == c) for c in (0, 1)]
+    big = max(len(b) for b in by_class)
+    drawn = [b if len(b) == big else np.concatenate([b, rng.choice(b, big - len(b))]) for b in by_class]
+    return rng.permutation(np.concatenate(drawn))
+
+
+def fake_share(labels: np.ndarray, config: TrainConfig) -> float:
+    """Expected share of fakes among the views the model sees, pseudo-fakes included."""
+    n_items, n_sbi = _split_batch(config, bool((labels == 0).any()))
+    q = 0.5 if config.balance == "sample" and len(np.unique(labels)) == 2 else float(labels.mean())
+    return (n_sbi + n_items * q) / (n_items + n_sbi)
+
+
+def _head(module: torch.nn.Module) -> torch.nn.Module:
+    """The classification head: the network's last linear layer (every registered backbone ends in one)."""
+    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise FakescopeError("cannot freeze the backbone: the model has no linear head")
+    return linears[-1]
+
+
+def _set_trainable(module: torch.nn.Module, frozen_backbone: bool) -> None:
+    """Train mode; with a frozen backbone only the head learns, and batch norm keeps its ImageNet statistics."""
+    head = {id(p) for p in _head(module).parameters()}
+    for p in module.parameters():
+        p.requires_grad = not frozen_backbone or id(p) in head
+    module.train()
+    if frozen_backbone:
+        for m in module.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def _make_batch(idx: np.ndarray, images: np.ndarray, labels: np.ndarray, landmarks: list, reals: np.ndarray,
+                n_sbi: int, config: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    views = [augment(images[i], config.input_size, rng) for i in idx]
+    y = list(labels[idx])
+    for i in rng.choice(reals, n_sbi) if n_sbi else []:
+        fake, _ = self_blend(images[i], landmarks[i], rng)
+        views.append(augment(fake, config.input_size, rng))
+        y.append(1.0)
+    return np.stack(views), np.asarray(y, np.float32)
+
+
+def _validation_set(items: Sequence[CropItem], config: TrainConfig, log: Callable[[str], None]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Val crops at the input size. With pseudo-fakes and no fakes in val (training on reals alone), fixed
+    pseudo-fakes of the val reals stand in, so val AUC still means something."""
+    x = load_crop_images(items, config.input_size)
+    y = np.array([it.label for it in items], np.int64)
+    if config.pseudo_fakes > 0 and not y.any() and len(y):
+        rng = np.random.default_rng(config.seed + 1)
+        fakes = np.stack([self_blend(img, it.landmarks, rng)[0] for img, it in zip(x, items)])
+        log(f"val has no fakes: scoring against {len(fakes)} fixed pseudo-fakes of its reals")
+        x, y = np.concatenate([x, fakes]), np.concatenate([y, np.ones(len(fakes), np.int64)])
+    if len(np.unique(y)) < 2:
+        log("warning: val holds one class only; val AUC is undefined and the first epoch is kept")
+    return x, y
+
+
+def _save_state(path: Path, config: TrainConfig, state: TrainState, opt, plateau, rng: np.random.Generator
+                ) -> None:
+    torch.save({"config": asdict(config), "state": asdict(state), "optimizer": opt.state_dict(),
+                "plateau": plateau.state_dict(), "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state()}, path)
+
+
+def _load_state(out_dir: Path, clf: FaceClassifier, config: TrainConfig, opt, plateau,
+                rng: np.random.Generator) -> TrainState:
+    from safetensors.torch import load_file
+
+    saved = torch.load(out_dir / STATE, map_location="cpu", weights_only=True)
+    changed = [k for k in ("model", "input_size", "load_scale") if saved["config"].get(k) != getattr(config, k)]
+    if changed:
+        raise FakescopeError(f"cannot resume {out_dir}: it was trained with another {', '.join(changed)}")
+    weights = load_file(str(out_dir / "last.safetensors"))
+    clf.module.load_state_dict({k: v.float() for k, v in weights.items()})
+    opt.load_state_dict(saved["optimizer"])
+    plateau.load_state_dict(saved["plateau"])
+    rng.bit_generator.state = saved["numpy_rng"]
+    torch.set_rng_state(saved["torch_rng"])
+    return TrainState(**saved["state"])
+
+
 def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropItem], config: TrainConfig,
-                     out_dir: str | Path, log: Callable[[str], None] = print) -> FaceClassifier:
-    """Train, keep the best epoch, calibrate; writes `best.safetensors`, `last.safetensors` and
-    `history.json` (+ `curves.png`) to `out_dir` and returns the calibrated best model."""
+                     out_dir: str | Path, log: Callable[[str], None] = print, resume: bool = False
+                     ) -> FaceClassifier:
+    """Train, keep the best epoch, calibrate; writes `best.safetensors`, `last.safetensors`, `state.pt` and
+    `history.json` (+ `curves.png`) to `out_dir` and returns the calibrated best model. With `resume`,
+    carries on from the last finished epoch in `out_dir`."""
+    _check_config(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    random.seed(config.seed)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = _device(config.device)
 
-    module = create_model(config.model, pretrained=True, input_size=config.input_size)
+    module = create_model(config.model, pretrained=config.pretrained, input_size=config.input_size)
     clf = FaceClassifier(module.to(device), ModelConfig.from_module(config.model, module,
                                                                     crop_margin=config.crop_margin,
                                                                     name=out_dir.name), backend="torch")
-    load_size = int(round(config.input_size * config.load_scale))
+    load_size = round(config.input_size * config.load_scale)
     t0 = time.time()
     train_x = load_crop_images(train_items, load_size)
-    val_x = load_crop_images(val_items, config.input_size)
     train_y = np.array([it.label for it in train_items], np.float32)
-    val_y = np.array([it.label for it in val_items], np.int64)
+    landmarks = [it.landmarks for it in train_items]
+    reals = np.flatnonzero(train_y == 0)
+    val_x, val_y = _validation_set(val_items, config, log)
     log(f"loaded {len(train_x)} train / {len(val_x)} val crops in {time.time() - t0:.0f}s")
 
-    pos_weight = torch.tensor([(len(train_y) - train_y.sum()) / max(train_y.sum(), 1)], device=device)
+    n_items, n_sbi = _split_batch(config, len(reals) > 0)
+    q = fake_share(train_y, config)
+    if q == 0:
+        raise FakescopeError("no fakes to learn from: add fake crops or make pseudo-fakes (--pseudo-fakes)")
+    pos_weight = torch.tensor([(1 - q) / q], device=device) if config.balance == "weight" else None
     opt = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.3, patience=0)
-    history: list[dict] = []
-    best_auc, best_epoch, step = -math.inf, -1, 0
-    for epoch in range(1, config.epochs + 1):
-        module.train()
+    state = TrainState()
+    if resume and (out_dir / STATE).exists():
+        state = _load_state(out_dir, clf, config, opt, plateau, rng)
+        log(f"resuming after epoch {state.epoch} (best so far: epoch {state.best_epoch})")
+    elif resume:
+        log(f"nothing to resume in {out_dir}: starting afresh")
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        frozen = epoch <= config.freeze_epochs
+        _set_trainable(module, frozen)
         t_epoch, losses = time.time(), []
-        for idx in _batches(len(train_x), config.batch_size, rng, shuffle=True):
-            if len(idx) < 2:
+        order = _epoch_order(train_y, config.balance, rng)
+        for start in range(0, len(order), n_items):
+            idx = order[start:start + n_items]
+            views, y = _make_batch(idx, train_x, train_y, landmarks, reals, n_sbi, config, rng)
+            if len(y) < 2:
                 continue  # batch norm needs two samples
-            views = np.stack([augment(train_x[i], config.input_size, rng) for i in idx])
-            x = _to_tensor(views, clf, device)
-            y = torch.from_numpy(train_y[idx]).to(device)
-            if step < config.warmup_steps:
+            if state.step < config.warmup_steps:
                 for g in opt.param_groups:
-                    g["lr"] = config.lr * (step + 1) / config.warmup_steps
-            loss = F.binary_cross_entropy_with_logits(module(x).reshape(-1), y, pos_weight=pos_weight)
+                    g["lr"] = config.lr * (state.step + 1) / config.warmup_steps
+            logits = module(_to_tensor(views, clf, device)).reshape(-1)
+            loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).to(device), pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-            step += 1
+            state.step += 1
         z = predict_logits(clf, val_x, device)
         p = 1 / (1 + np.exp(-z))
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": log_loss(val_y, p),
-               "val_auc": roc_auc(val_y, p), "lr": opt.param_groups[0]["lr"],
-               "seconds": round(time.time() - t_epoch, 1)}
-        history.append(row)
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+               "val_loss": log_loss(val_y, p), "val_auc": roc_auc(val_y, p), "lr": opt.param_groups[0]["lr"],
+               "frozen": frozen, "seconds": round(time.time() - t_epoch, 1)}
+        state.history.append(row)
+        state.epoch = epoch
         log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         plateau.step(row["val_loss"])
         clf.save(out_dir / "last.safetensors")
-        if best_epoch < 0 or row["val_auc"] > best_auc:
-            best_auc, best_epoch = row["val_auc"], epoch
+        stop = False
+        if state.best_epoch < 0 or row["val_auc"] > state.best_auc:
+            state.best_auc, state.best_epoch = row["val_auc"], epoch
             clf.save(out_dir / "best.safetensors")
-        elif epoch - best_epoch >= config.patience:
-            log(f"early stop: no better val AUC since epoch {best_epoch}")
+        elif epoch > config.freeze_epochs and epoch - max(state.best_epoch, config.freeze_epochs) >= config.patience:
+            log(f"early stop: no better val AUC since epoch {state.best_epoch}")
+            stop = True
+        _save_state(out_dir / STATE, config, state, opt, plateau, rng)
+        if stop:
             break
 
     best = FaceClassifier.load(out_dir / "best.safetensors", backend="torch")
@@ -134,15 +278,16 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
     z = predict_logits(best, val_x, device)
     best.config.temperature = fit_temperature(val_y, z)
     p = 1 / (1 + np.exp(-z / best.config.temperature))
-    summary = {"config": asdict(config), "best_epoch": best_epoch, "history": history,
-               "n_train": len(train_items), "n_val": len(val_items),
+    summary = {"config": asdict(config), "best_epoch": state.best_epoch, "history": state.history,
+               "n_train": len(train_items), "n_val": len(val_items), "n_val_scored": len(val_y),
+               "pseudo_fakes_per_batch": n_sbi, "fake_share_seen": q,
                "val": {"frame_auc": roc_auc(val_y, p), "temperature": best.config.temperature,
                        "log_loss": log_loss(val_y, p), "ece": expected_calibration_error(val_y, p)}}
     best.module.cpu()
     best.save(out_dir / "best.safetensors")
     (out_dir / "history.json").write_text(json.dumps(summary, indent=2))
-    _plot_curves(history, out_dir / "curves.png")
-    log(f"best epoch {best_epoch}: val frame AUC {summary['val']['frame_auc']:.4f}, "
+    _plot_curves(state.history, out_dir / "curves.png")
+    log(f"best epoch {state.best_epoch}: val frame AUC {summary['val']['frame_auc']:.4f}, "
         f"temperature {best.config.temperature:.3f}, ECE {summary['val']['ece']:.4f}")
     best.backend = "onnx"
     return best
