@@ -179,6 +179,20 @@ def test_result_before_the_scan_is_done_is_409(client: httpx.Client, demo_media:
         assert wait_finished(client, scan_id)[0]["status"] == "done"
 
 
+def test_delete_while_queued_or_running(server: ServerProcess, client: httpx.Client, demo_media: dict) -> None:
+    ids = [submit(client, demo_media["clip"]).json()["id"] for _ in range(3)]
+    running = _wait_running(client, ids)
+    queued = next(i for i in ids if i != running and client.get(f"/api/scans/{i}").json()["status"] == "queued")
+    for scan_id in (running, queued):
+        assert client.delete(f"/api/scans/{scan_id}").status_code == 204
+    for scan_id in ids:
+        if scan_id not in (running, queued):
+            assert wait_finished(client, scan_id)[0]["status"] == "done"
+    for scan_id in (running, queued):  # abandoned: no row, no files, even after the worker got to its end
+        assert_error(client.get(f"/api/scans/{scan_id}"), 404, "no scan")
+        assert not (server.data_dir / "scans" / scan_id).exists()
+
+
 # ---- bad input ------------------------------------------------------------------------------------------
 def test_token_protects_the_api_and_pages(server: ServerProcess) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as anon:
