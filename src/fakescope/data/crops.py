@@ -33,6 +33,7 @@ class CropItem:
     dataset: str = ""
     method: str = ""
     video: str = ""
+    track: int = 0  # which person in the video, when a video shows several
     # Five facial landmarks (right eye, left eye, nose, mouth corners) as x0, y0, ... x4, y4 in fractions of
     # the crop's side, when known: self-blended pseudo-fakes place their mask with them.
     landmarks: tuple[float, ...] | None = None
@@ -72,6 +73,7 @@ def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
                 dataset=row.get("dataset") or "",
                 method=row.get("method") or "",
                 video=row.get("video") or "",
+                track=int(row.get("track") or 0),
                 landmarks=parse_landmarks(row.get("landmarks") or ""),
             ))
     return items

@@ -124,6 +124,14 @@ def leaked_keys(groups: Sequence[str], sides: Sequence[str]) -> set[str]:
     return {k for k, s in seen.items() if len(s) > 1}
 
 
+def spread(items: list, limit: int) -> list:
+    """At most `limit` items, evenly spaced through the list: a sorted listing keeps its variety (both
+    classes, every dataset), and the same call picks the same items."""
+    if not limit or len(items) <= limit:
+        return items
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
 def grouped_split(items: Sequence[CropItem], val_fraction: float = 0.15, seed: int = 0
                   ) -> tuple[list[CropItem], list[CropItem]]:
     """Train and val crops for data that came without a split: no group on both sides."""

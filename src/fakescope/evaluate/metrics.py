@@ -42,16 +42,22 @@ def roc_auc(labels, scores) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def precision_recall_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    """Recall and precision at each distinct threshold, highest first (precision 1 before the first hit)."""
+    y, s = _check(labels, scores)
+    fpr, tpr, _ = roc_curve(y, s)
+    tp = tpr * y.sum()
+    fp = fpr * (len(y) - y.sum())
+    return tpr, np.divide(tp, tp + fp, out=np.ones_like(tp), where=(tp + fp) > 0)
+
+
 def average_precision(labels, scores) -> float:
     """Area under the precision-recall curve as the step sum of precision at each recall gain."""
     y, s = _check(labels, scores)
     if y.sum() == 0:
         return float("nan")
-    fpr, tpr, _ = roc_curve(y, s)
-    tp = tpr * y.sum()
-    fp = fpr * (len(y) - y.sum())
-    precision = np.divide(tp, tp + fp, out=np.ones_like(tp), where=(tp + fp) > 0)
-    return float(np.sum(np.diff(tpr) * precision[1:]))
+    recall, precision = precision_recall_curve(y, s)
+    return float(np.sum(np.diff(recall) * precision[1:]))
 
 
 def equal_error_rate(labels, scores) -> float:
@@ -72,16 +78,25 @@ def log_loss(labels, probs, eps: float = 1e-7) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def expected_calibration_error(labels, probs, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width probability bins, weighted by bin size."""
+def reliability_bins(labels, probs, bins: int = 10) -> list[dict]:
+    """Per equal-width probability bin: its range, how many predictions fell in, their mean probability
+    and the share of them that were fake (the points of a reliability diagram)."""
     y, p = _check(labels, probs)
     idx = np.minimum((p * bins).astype(int), bins - 1)
-    ece = 0.0
+    out = []
     for b in range(bins):
         m = idx == b
-        if m.any():
-            ece += m.mean() * abs(y[m].mean() - p[m].mean())
-    return float(ece)
+        out.append({"low": b / bins, "high": (b + 1) / bins, "count": int(m.sum()),
+                    "mean_prob": float(p[m].mean()) if m.any() else float("nan"),
+                    "fake_rate": float(y[m].mean()) if m.any() else float("nan")})
+    return out
+
+
+def expected_calibration_error(labels, probs, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width probability bins, weighted by bin size."""
+    y, _ = _check(labels, probs)
+    return float(sum(b["count"] / len(y) * abs(b["fake_rate"] - b["mean_prob"])
+                     for b in reliability_bins(labels, probs, bins) if b["count"]))
 
 
 def fit_temperature(labels, logits) -> float:
@@ -114,7 +129,7 @@ def binary_report(labels, probs, threshold: float = 0.5) -> dict[str, float | in
         return a / b if b else float("nan")
 
     return {
-        "n": int(len(y)), "n_fake": int(y.sum()), "n_real": int(len(y) - y.sum()),
+        "n": len(y), "n_fake": int(y.sum()), "n_real": int(len(y) - y.sum()),
         "auc": roc_auc(y, p), "ap": average_precision(y, p),
         "eer": equal_error_rate(y, p) if 0 < y.sum() < len(y) else float("nan"),
         "log_loss": log_loss(y, p), "ece": expected_calibration_error(y, p),
