@@ -163,13 +163,28 @@ class FaceClassifier:
         if self._session is None:
             import onnxruntime as ort
 
-            path = self._export_onnx()
+            path = self._cached_onnx()
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
             self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         return self._session
 
-    def _export_onnx(self) -> Path:
+    def export_onnx(self, path: str | os.PathLike) -> Path:
+        """Write the network as ONNX: input "input" (N, 3, S, S), crops as `preprocess` makes them; output
+        "logit" (N, 1), before the temperature. Written whole to a temporary file first, then renamed."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        size = self.config.input_size
+        dummy = torch.zeros(1, 3, size, size, device=self.device)
+        with warnings.catch_warnings():  # the exporter's constant-folding notes are not the user's concern
+            warnings.simplefilter("ignore")
+            torch.onnx.export(self.module.eval(), (dummy,), str(tmp), input_names=["input"], output_names=["logit"],
+                              dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}}, dynamo=False)
+        os.replace(tmp, path)
+        return path
+
+    def _cached_onnx(self) -> Path:
         """Export once per distinct set of weights; later loads reuse the cached graph."""
         digest = hashlib.sha256()
         for k, v in self.module.state_dict().items():
@@ -177,17 +192,7 @@ class FaceClassifier:
             digest.update(v.detach().cpu().numpy().tobytes())
         digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
         path = _cache_dir() / "onnx" / f"{self.config.arch}-{digest.hexdigest()[:16]}.onnx"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            size = self.config.input_size
-            dummy = torch.zeros(1, 3, size, size)
-            with warnings.catch_warnings():  # the exporter's constant-folding notes are not the user's concern
-                warnings.simplefilter("ignore")
-                torch.onnx.export(self.module, (dummy,), str(tmp), input_names=["input"], output_names=["logit"],
-                                  dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}}, dynamo=False)
-            os.replace(tmp, path)
-        return path
+        return path if path.exists() else self.export_onnx(path)
 
 
 def _arch_kwargs(config: ModelConfig) -> dict:
