@@ -15,6 +15,7 @@ from PIL import Image
 
 from fakescope.errors import MediaError
 from fakescope.media import collect_media, read_media, sniff_kind
+from fakescope.media.decode import MAX_SAMPLES
 from fakescope.media.encode import write_video
 
 LONG_SECONDS = 2 * 60 * 60
@@ -93,6 +94,21 @@ def test_collect_media_expands_folders_recursively_and_keeps_named_files(tmp_pat
     found = collect_media([tmp_path / "a", named, tmp_path / "missing.jpg"])
     assert found == [tmp_path / "a/b/face.jpg", tmp_path / "a/b/face.webp", tmp_path / "a/clip.MP4",
                      named, tmp_path / "missing.jpg"]
+
+
+def test_hidden_files_in_folders_are_left_out(tmp_path: Path) -> None:
+    """A folder copied from a Mac carries `._name.jpg` resource forks that are not images."""
+    (tmp_path / ".cache").mkdir()
+    for name in ("face.jpg", "._face.jpg", ".cache/thumb.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    assert collect_media([tmp_path]) == [tmp_path / "face.jpg"]
+
+
+def test_fps_sampling_is_capped_and_spread_over_the_whole_video(long_video: Path) -> None:
+    """`--fps 1` on two hours would be 7,200 full frames in memory: at most MAX_SAMPLES, evenly spread."""
+    info, frames = read_media(long_video, fps=1)
+    assert len(frames) == MAX_SAMPLES
+    assert frames[0].time < LONG_SECONDS / MAX_SAMPLES and frames[-1].time > LONG_SECONDS * (1 - 1 / MAX_SAMPLES)
 
 
 def test_folder_without_media_is_kept_so_it_can_be_reported(bad_media: dict[str, Path]) -> None:

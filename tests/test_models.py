@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import struct
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -48,6 +49,15 @@ def test_fp32_round_trip_is_exact_and_keeps_the_config(classifier: FaceClassifie
     loaded = FaceClassifier.load(path, backend="torch")
     assert loaded.config == classifier.config and loaded.source == path
     np.testing.assert_allclose(loaded.predict(crops), classifier.predict(crops), atol=1e-6)
+
+
+def test_a_newer_config_field_is_ignored_on_load(classifier: FaceClassifier, tmp_path: Path) -> None:
+    """A checkpoint written by a newer fakescope (one more config field) still loads here."""
+    cfg = dict(asdict(classifier.config), added_in_a_later_version=3)
+    path = tmp_path / "newer.safetensors"
+    save_file({k: v.contiguous() for k, v in classifier.module.state_dict().items()}, str(path),
+              metadata={"fakescope": json.dumps(cfg)})
+    assert FaceClassifier.load(path).config == classifier.config
 
 
 def test_fp16_checkpoint_is_half_the_size_and_predicts_the_same(classifier: FaceClassifier, crops: np.ndarray,

@@ -146,6 +146,11 @@ def test_invalid_options_are_clear_errors(tiny_model_path: Path) -> None:
         Scanner(model=tiny_model_path, aggregate="mode")
     with pytest.raises(FakescopeError, match="num_frames"):
         Scanner(model=tiny_model_path, num_frames=0)
+    with pytest.raises(FakescopeError, match="fps"):
+        Scanner(model=tiny_model_path, fps=0)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(FakescopeError, match="threshold"):
+            Scanner(model=tiny_model_path, threshold=bad)
 
 
 def test_kept_crops_are_the_ones_classified_and_stay_out_of_json(tiny_model_path: Path,

@@ -63,6 +63,10 @@ class Scanner:
             raise FakescopeError(f"aggregate must be one of {', '.join(AGGREGATIONS)}")
         if self.options.num_frames < 1:
             raise FakescopeError("num_frames must be at least 1")
+        if self.options.fps is not None and not self.options.fps > 0:
+            raise FakescopeError("fps must be above 0")
+        if self.options.threshold is not None and not 0 <= self.options.threshold <= 1:
+            raise FakescopeError("threshold must be between 0 and 1")
 
     @property
     def threshold(self) -> float:

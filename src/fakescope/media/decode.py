@@ -9,6 +9,7 @@ larger than `max_side` are scaled down once here so an 8K file does not hold gig
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 # Past this duration, seek to each sample instead of decoding everything.
 SEEK_AFTER_SECONDS = 60.0
+MAX_SAMPLES = 600  # frames kept from one video, whatever --frames or --fps ask
 MAX_IMAGE_PIXELS = 400_000_000  # beyond any camera; a decompression bomb otherwise
 
 
@@ -62,17 +64,20 @@ def sniff_kind(path: str | os.PathLike) -> str | None:
 
 
 def collect_media(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand folders (recursively, media files only, sorted); keep the files a user named as they are,
-    so a bad one is reported rather than silently skipped."""
+    """Expand folders (recursively, media files only, sorted, hidden files such as macOS `._x.jpg` left
+    out); keep the files a user named as they are, so a bad one is reported rather than silently skipped."""
     out: list[Path] = []
     for p in map(Path, paths):
-        found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES
-                       ) if p.is_dir() else []
+        found = sorted(f for f in p.rglob("*") if _is_media_name(f.relative_to(p)) and f.is_file()) if p.is_dir() else []
         if found:
             out.extend(found)
         else:
             out.append(p)
     return out
+
+
+def _is_media_name(rel: Path) -> bool:
+    return rel.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES and not any(part.startswith(".") for part in rel.parts)
 
 
 def _check_file(path: Path) -> str | None:
@@ -116,10 +121,12 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
 def _read_image(path: Path, max_side: int) -> tuple[MediaInfo, list[Frame]]:
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)  # phone photos store rotation in EXIF
-            rgb = _to_rgb(im)
-    except Image.DecompressionBombError:
+        with warnings.catch_warnings():  # PIL only warns between 1x and 2x the limit: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im = ImageOps.exif_transpose(im)  # phone photos store rotation in EXIF
+                rgb = _to_rgb(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise MediaError(f"image too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"not a readable image ({exc.__class__.__name__}: {str(exc)[:80]})") from None
@@ -150,11 +157,16 @@ def _frame_rgb(frame: av.VideoFrame, max_side: int) -> tuple[np.ndarray, float]:
 
 
 def _targets(duration: float, num_frames: int | None, fps: float | None) -> list[float]:
-    """Sample times: `num_frames` evenly spaced (centre of each slice), or every 1/fps seconds."""
+    """Sample times: `num_frames` evenly spaced (centre of each slice), or every 1/fps seconds. Either way
+    at most MAX_SAMPLES, spread over the whole video: `--fps 1` on a two-hour film would otherwise hold
+    7,200 full frames in memory."""
     if fps:
         n = max(1, int(duration * fps))
-        return [(i + 0.5) / fps for i in range(n)]
-    n = max(1, num_frames or 32)
+        if n <= MAX_SAMPLES:
+            return [(i + 0.5) / fps for i in range(n)]
+    else:
+        n = max(1, num_frames or 32)
+    n = min(n, MAX_SAMPLES)
     return [(i + 0.5) * duration / n for i in range(n)]
 
 

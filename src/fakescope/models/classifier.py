@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         # JSON (the checkpoint's metadata) has no tuples: a loaded config must equal the one saved.
         self.mean, self.std = tuple(self.mean), tuple(self.std)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """Fields a newer fakescope added are ignored, so its checkpoints still load here."""
+        if not isinstance(d, dict):
+            raise TypeError("config is not a JSON object")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod
     def from_module(cls, arch: str, module: torch.nn.Module, **kwargs) -> ModelConfig:
@@ -111,7 +119,7 @@ class FaceClassifier:
                 meta = (fh.metadata() or {}).get("fakescope")
             if meta is None:
                 raise ModelError(f"{path} is not a fakescope model (no config in its metadata)")
-            config = ModelConfig(**json.loads(meta))
+            config = ModelConfig.from_dict(json.loads(meta))
         except (SafetensorError, OSError, ValueError, TypeError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from None
         try:
