@@ -12,7 +12,8 @@ from fakescope.errors import FakescopeError
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from fakescope.data import grouped_split, read_crops
-    from fakescope.train import TrainConfig, train_classifier
+    from fakescope.data.prepare import cache_settings
+    from fakescope.train import TrainConfig, read_extra_reals, train_classifier
 
     items = read_crops(args.crops, prefix=args.only)
     splits = {it.split for it in items}
@@ -25,11 +26,62 @@ def _cmd_train(args: argparse.Namespace) -> int:
         rng = random.Random(args.seed)
         train_items = rng.sample(train_items, min(args.limit, len(train_items)))
         val_items = rng.sample(val_items, min(max(2, args.limit // 4), len(val_items)))
+    if args.extra_reals:
+        train_items = train_items + read_extra_reals(args.extra_reals)
+    # A cache knows the crop policy it was cut with; the model must be told, or scan would crop differently.
+    margin = args.crop_margin or cache_settings(args.crops).get("margin") or TrainConfig.crop_margin
     config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
-                         device=args.device)
-    clf = train_classifier(train_items, val_items, config, args.out)
+                         device=args.device, crop_margin=margin, pseudo_fakes=args.pseudo_fakes,
+                         balance=args.balance, freeze_epochs=args.freeze_epochs)
+    clf = train_classifier(train_items, val_items, config, args.out, resume=args.resume)
     print(f"model written to {clf.source}")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from fakescope.data.prepare import PrepareOptions, prepare
+
+    opts = PrepareOptions(frames=args.frames, size=args.size, margin=args.margin, workers=args.workers,
+                          limit=args.limit, val=args.val, test=args.test, seed=args.seed,
+                          detect_in_images=args.detect_in_images)
+    s = prepare(args.dataset, args.format, args.out, opts, progress=not args.quiet and sys.stderr.isatty(),
+                log=(lambda m: None) if args.quiet else print)
+    counts = ", ".join(f"{side} {c['real']} real / {c['fake']} fake" for side, c in s.split["counts"].items())
+    print(f"{s.crops} crops from {s.sources - len(s.failed)} of {s.sources} files in {s.cache}/ ({counts}"
+          + (f"; {s.split['dropped']} dropped to keep identities apart" if s.split["dropped"] else "") + ")")
+    if s.failed:
+        print(f"{len(s.failed)} file(s) skipped: see {s.cache}/prepare.json", file=sys.stderr)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.report import evaluate
+
+    report = evaluate(args.model, args.source, args.out, fmt=args.format, split=args.split, limit=args.limit,
+                      num_frames=args.frames, progress=sys.stderr.isatty())
+    for level, r in report["overall"].items():
+        print(f"{level}-level: ROC AUC {r['auc']:.4f}, AP {r['ap']:.4f}, EER {r['eer']:.4f}, "
+              f"accuracy {r['accuracy']:.4f} at threshold {r['threshold']:.3f} (n={r['n']})")
+    print(f"report written to {args.out}/report.md")
+    return 0
+
+
+def _cmd_eda(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.eda import explore
+
+    report = explore(args.source, args.out, limit=args.limit, prefix=args.only)
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    print(f"shortcut report written to {args.out}/eda.md")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from fakescope.train.export import export_model
+
+    for path in export_model(args.model, args.out, name=args.name, report=args.report).values():
+        print(path)
     return 0
 
 
@@ -173,7 +225,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="use at most this many training crops (smoke runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    p.add_argument("--pseudo-fakes", type=float, default=0.0, metavar="SHARE",
+                   help="share of each batch made of self-blended pseudo-fakes of real crops (default 0)")
+    p.add_argument("--extra-reals", metavar="DIR_OR_CSV", help="more real crops for training (a cache, a CSV, "
+                   "or a folder of images)")
+    p.add_argument("--freeze-epochs", type=int, default=0, help="epochs that train the head alone (default 0)")
+    p.add_argument("--balance", default="weight", choices=["weight", "sample", "none"],
+                   help="even out the classes by loss weight (default), oversampling, or not at all")
+    p.add_argument("--crop-margin", type=float, help="crop policy to record in the model (default: the cache's, "
+                   "else 0.9)")
+    p.add_argument("--resume", action="store_true", help="carry on from the last finished epoch in --out")
     p.set_defaults(func=_cmd_train)
+
+    from fakescope.data.datasets import list_formats
+
+    p = sub.add_parser("prepare", help="crop the faces of a dataset into a cache with a manifest and a split")
+    p.add_argument("dataset", help="the dataset's folder (or CSV for --format csv)")
+    p.add_argument("--format", required=True, choices=list_formats())
+    p.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumes if it exists)")
+    p.add_argument("--frames", type=int, default=16, help="frames sampled per video (default 16)")
+    p.add_argument("--size", type=int, default=224, help="side of the stored crops (default 224)")
+    p.add_argument("--margin", type=float, default=0.9, help="crop side / face box side (default 0.9)")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many files, both classes (smoke runs)")
+    p.add_argument("--val", type=float, default=0.15, help="share for validation (default 0.15)")
+    p.add_argument("--test", type=float, default=0.15, help="share for test (default 0.15)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--detect-in-images", action="store_true",
+                   help="images are whole pictures: find and crop their faces (default: they are crops)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("evaluate", help="frame- and video-level metrics of a model on a cache or on videos")
+    p.add_argument("model", help="bundled model name or .safetensors checkpoint")
+    p.add_argument("source", help="a prepared cache, a folder of real/ and fake/, a CSV, or a dataset (--format)")
+    p.add_argument("--format", choices=list_formats(), help="read SOURCE as this dataset layout")
+    p.add_argument("--split", help="only this split (a cache: train/val/test, default test; a dataset: its "
+                   "official split); 'all' for everything")
+    p.add_argument("--out", default="runs/evaluate", help="where report.json, report.md and PNGs go")
+    p.add_argument("--limit", type=int, default=0, help="score at most this many crops or files")
+    p.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32, as scan)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("eda", help="look for shortcuts in labelled crops (size, JPEG quality, framing)")
+    p.add_argument("source", help="a prepared cache, a folder of real/ and fake/, or a CSV")
+    p.add_argument("--out", default="runs/eda")
+    p.add_argument("--only", metavar="PREFIX", help="use only CSV rows whose path starts with PREFIX")
+    p.add_argument("--limit", type=int, default=2000, help="crops looked at per class (default 2000)")
+    p.set_defaults(func=_cmd_eda)
+
+    p = sub.add_parser("export", help="a trained model as safetensors + ONNX with its model card")
+    p.add_argument("model", help=".safetensors checkpoint (history.json beside it goes into the card)")
+    p.add_argument("--out", default="runs/export")
+    p.add_argument("--name", help="file name stem (default: the model's name)")
+    p.add_argument("--report", metavar="JSON", help="an evaluate report.json whose figures go into the card")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -1,5 +1,5 @@
 """Fine-tune a pretrained backbone on labelled face crops; out comes a fakescope checkpoint."""
 
-from fakescope.train.trainer import TrainConfig, train_classifier
+from fakescope.train.trainer import TrainConfig, read_extra_reals, train_classifier
 
-__all__ = ["TrainConfig", "train_classifier"]
+__all__ = ["TrainConfig", "read_extra_reals", "train_classifier"]

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fakescope.data import CropItem, load_crop_images
+from fakescope.data import CropItem, load_crop_images, read_crops
+from fakescope.data.crops import IMAGE_SUFFIXES, MANIFEST
 from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import expected_calibration_error, fit_temperature, log_loss, roc_auc
 from fakescope.models import FaceClassifier, ModelConfig, create_model
@@ -87,6 +88,22 @@ def predict_logits(clf: FaceClassifier, images: np.ndarray, device: torch.device
         for i in range(0, len(images), batch_size):
             out.append(clf.module(_to_tensor(images[i:i + batch_size], clf, device)).float().reshape(-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def read_extra_reals(source: str | Path) -> list[CropItem]:
+    """Real face crops from elsewhere, for the training side only: a prepared cache, a CSV, a folder with
+    real/ (its fakes are ignored), or a plain folder of images, all taken as real. They widen what "real"
+    looks like and, with pseudo-fakes, are blended into fakes too, so their source is on both sides of
+    the label and cannot become a shortcut for "real"."""
+    path = Path(source)
+    if path.is_dir() and not (path / MANIFEST).is_file() and not (path / "real").is_dir():
+        items = [CropItem(p, 0, group=f"extra:{p.relative_to(path)}") for p in sorted(path.rglob("*"))
+                 if p.suffix.lower() in IMAGE_SUFFIXES]
+    else:
+        items = [it for it in read_crops(path) if it.label == 0]
+    if not items:
+        raise FakescopeError(f"{source}: no real face crops found")
+    return items
 
 
 def _check_config(config: TrainConfig) -> None:
