@@ -154,10 +154,18 @@ class Scanner:
             files.append(self.scan_file(path))
             if on_file:
                 on_file(files[-1])
-        settings = {"num_frames": self.options.num_frames, "fps": self.options.fps,
-                    "threshold": self.threshold, "aggregate": self.options.aggregate,
-                    "detector": type(self.detector).__name__, "input_size": self.classifier.config.input_size}
-        return ScanResult(files=files, model=self.model_name, settings=settings, version=__version__)
+        return self.wrap(files)
+
+    @property
+    def settings(self) -> dict:
+        """The knobs a result was made with, recorded beside it."""
+        return {"num_frames": self.options.num_frames, "fps": self.options.fps, "threshold": self.threshold,
+                "aggregate": self.options.aggregate, "detector": type(self.detector).__name__,
+                "input_size": self.classifier.config.input_size}
+
+    def wrap(self, files: list[FileResult]) -> ScanResult:
+        """A ScanResult for files scanned one by one with `scan_file` (as the web server does)."""
+        return ScanResult(files=files, model=self.model_name, settings=self.settings, version=__version__)
 
 
 def scan(paths: str | os.PathLike | Iterable[str | os.PathLike], *, model: str | os.PathLike = "default",

@@ -82,9 +82,8 @@ class Worker:
                 self.db.finish(row, FAILED, error="internal error while scanning (see the server log)")
 
     def scan(self, row: ScanRow) -> None:
-        from fakescope import __version__
         from fakescope.report.html import collect_evidence, render_fragment
-        from fakescope.results import ERROR, ScanResult
+        from fakescope.results import ERROR
 
         folder = scan_dir(self.config.data_dir, row.id)
         last = [0.0, ""]
@@ -103,11 +102,7 @@ class Worker:
         on_stage("explain", 0.0)
         evidence = collect_evidence(result, self.scanner.classifier, top_k=self.config.evidence_frames)
         on_stage("report", 0.0)
-        # The same settings block `Scanner.scan` writes (it has no per-file progress, so it is not used here).
-        settings = {k: v for k, v in asdict(self.scanner.options).items() if k != "keep_crops"}
-        settings.update(threshold=self.scanner.threshold, detector=type(self.scanner.detector).__name__,
-                        input_size=self.scanner.classifier.config.input_size)
-        scan = ScanResult(files=[result], model=self.scanner.model_name, settings=settings, version=__version__)
+        scan = self.scanner.wrap([result])
         if folder.is_dir():
             tmp = folder / "report.html.tmp"
             tmp.write_text(render_fragment(result, evidence), encoding="utf-8")
