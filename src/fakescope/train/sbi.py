@@ -55,8 +55,8 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.rand
     if landmarks is not None:
         cv2.fillConvexPoly(hard, face_hull(landmarks, rng), 1)
     else:  # the crop policy centres the face; its box spans about 1/margin of the crop
-        axes = (int(w * 0.36 * rng.uniform(0.85, 1.05)), int(h * 0.45 * rng.uniform(0.85, 1.05)))
-        cv2.ellipse(hard, (w // 2, int(h * 0.55)), axes, rng.uniform(-10, 10), 0, 360, 1, -1)
+        axes = (int(w * 0.36 * rng.uniform(0.85, 1.0)), int(h * 0.44 * rng.uniform(0.85, 1.0)))
+        cv2.ellipse(hard, (w // 2, int(h * 0.53)), axes, rng.uniform(-10, 10), 0, 360, 1, -1)
     k = _odd(min(h, w) * rng.uniform(0.02, 0.08))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     hard = cv2.erode(hard, kernel) if rng.random() < 0.5 else cv2.dilate(hard, kernel)

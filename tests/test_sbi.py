@@ -1,0 +1,87 @@
+"""Self-blended pseudo-fakes: the mask stays on the face, and only the masked pixels change."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fakescope.train.sbi import face_hull, face_mask, self_blend
+from fakescope.train.trainer import TrainConfig, _epoch_order, _make_batch, fake_share
+
+SIZE = 192
+# A face in the middle of a 192 px crop: right eye, left eye, nose, mouth corners (pixels).
+LANDMARKS = np.array([[76, 80], [116, 80], [96, 100], [80, 120], [112, 120]], np.float64)
+# Furthest the hull reaches (0.85 x inter-ocular distance x 1.1 to the sides, 0.8 x eye-mouth x 1.1 down),
+# plus the largest dilation and blur radius: nothing of the mask may lie beyond this box.
+REACH = 0.85 * 40 * 1.1 + 0.04 * SIZE + 2 * 0.04 * SIZE + 2
+BOX = (96 - REACH, 96 + REACH, 80 - 0.6 * 40 * 1.1 - 0.12 * SIZE - 2, 120 + 0.8 * 40 * 1.1 + 0.12 * SIZE + 2)
+
+
+@pytest.fixture(scope="module")
+def face(astronaut: np.ndarray) -> np.ndarray:
+    return cv2.resize(astronaut[0:300, 110:410], (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+
+
+def outside_box(mask: np.ndarray) -> np.ndarray:
+    x0, x1, y0, y1 = BOX
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    return (xx < x0) | (xx > x1) | (yy < y0) | (yy > y1)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_mask_is_on_the_face_and_only_the_mask_changes(face: np.ndarray, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    out, mask = self_blend(face, (LANDMARKS / SIZE).reshape(-1), rng)
+    assert out.shape == face.shape and out.dtype == np.uint8
+    assert mask.shape == (SIZE, SIZE) and 0 <= mask.min() and mask.max() <= 1
+    assert mask[100, 96] > 0, "the nose is always inside"
+    assert not mask[outside_box(mask)].any(), "mask reaches beyond the face"
+    assert (out[mask == 0] == face[mask == 0]).all(), "a pixel outside the mask changed"
+    assert np.abs(out.astype(int) - face)[mask > 0.2].mean() > 1, "nothing visible was blended in"
+
+
+def test_hull_covers_brows_to_chin(face: np.ndarray) -> None:
+    hull = face_hull(LANDMARKS, np.random.default_rng(0)).reshape(-1, 2)
+    assert hull[:, 1].min() < 80 - 15 and hull[:, 1].max() > 120 + 20  # above the eyes, below the mouth
+    assert hull[:, 0].min() < 76 - 15 and hull[:, 0].max() > 116 + 15  # beyond the eyes on both sides
+
+
+def test_without_landmarks_an_ellipse_in_the_middle(face: np.ndarray) -> None:
+    for seed in range(6):
+        out, mask = self_blend(face, None, np.random.default_rng(seed))
+        assert mask[int(SIZE * 0.53), SIZE // 2] > 0
+        corner = SIZE // 8  # an ellipse inscribed in the crop leaves its corners alone
+        for ys in (slice(0, corner), slice(-corner, None)):
+            for xs in (slice(0, corner), slice(-corner, None)):
+                assert not mask[ys, xs].any()
+        assert not mask[:, :4].any() and not mask[:, -4:].any() and not mask[:4].any()
+        assert (out[mask == 0] == face[mask == 0]).all()
+
+
+def test_same_seed_same_fake_other_seed_another(face: np.ndarray) -> None:
+    lm = (LANDMARKS / SIZE).reshape(-1)
+    a, _ = self_blend(face, lm, np.random.default_rng(3))
+    b, _ = self_blend(face, lm, np.random.default_rng(3))
+    c, _ = self_blend(face, lm, np.random.default_rng(4))
+    assert (a == b).all() and (a != c).any()
+
+
+def test_soft_edge_between_blend_and_original() -> None:
+    mask = face_mask((SIZE, SIZE), LANDMARKS, np.random.default_rng(1))
+    values = np.unique(np.round(mask[mask > 0], 3))
+    assert len(values) > 10, "the boundary is blurred, not a hard cut"
+
+
+def test_batches_mix_dataset_crops_and_pseudo_fakes(face: np.ndarray) -> None:
+    images = np.stack([face] * 6)
+    labels = np.array([0, 0, 0, 0, 1, 1], np.float32)
+    config = TrainConfig(input_size=64, batch_size=8, pseudo_fakes=0.25)
+    rng = np.random.default_rng(0)
+    views, y = _make_batch(np.arange(6), images, labels, [None] * 6, np.flatnonzero(labels == 0), 2, config, rng)
+    assert views.shape == (8, 64, 64, 3) and y.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    # 6 dataset crops a batch, a third of them fake, and 2 pseudo-fakes: (2 + 6/3) / 8 are fakes.
+    assert fake_share(labels, config) == pytest.approx(0.5)
+    sample = TrainConfig(balance="sample")
+    order = _epoch_order(labels, "sample", rng)
+    assert len(order) == 8 and (labels[order] == 1).sum() == 4 and fake_share(labels, sample) == 0.5
