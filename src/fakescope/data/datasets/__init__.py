@@ -7,7 +7,8 @@ decoding, face detection and cropping happen once, in `fakescope.data.prepare`, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,18 @@ def list_formats() -> list[str]:
 
 def join_keys(*keys: str) -> str:
     return GROUP_SEP.join(dict.fromkeys(k for k in keys if k))
+
+
+def csv_rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each row of a CSV, with column names stripped and lower-cased (spreadsheets
+    vary); one clear error when a required column is missing."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = [c.strip().lower() for c in next(reader, [])]
+        if not required <= set(header):
+            raise FakescopeError(f"{path}: needs the columns {','.join(sorted(required))} (has {','.join(header)})")
+        for line, values in enumerate(reader, start=2):
+            yield line, dict(zip(header, (v.strip() for v in values)))
 
 
 def read_dataset(root: str | Path, fmt: str) -> list[SourceItem]:

@@ -7,10 +7,9 @@ face box), and upscaled to 224 px, so `fakescope prepare` only finds landmarks o
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from fakescope.data.datasets import CROP, SourceItem, register_reader
+from fakescope.data.datasets import CROP, SourceItem, csv_rows, register_reader
 from fakescope.data.datasets.dfdc import dfdc_group, parse_dfdc_label
 from fakescope.errors import FakescopeError
 
@@ -21,15 +20,11 @@ def read_dfdc_faces(root: Path) -> list[SourceItem]:
     if not meta_path.exists():
         raise FakescopeError(f"{root}: no metadata.csv (expected faces_224/ and metadata.csv)")
     items = []
-    with open(meta_path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"videoname", "label"} <= set(reader.fieldnames):
-            raise FakescopeError(f"{meta_path}: needs the columns videoname,label[,original]")
-        for line, row in enumerate(reader, start=2):
-            video = Path(row["videoname"]).stem
-            label = parse_dfdc_label(row["label"], f"{meta_path}:{line}")
-            original = (row.get("original") or "").strip()
-            items.append(SourceItem(faces / f"{video}.jpg", label, "DFDC", "", video,
-                                    dfdc_group(video, original if label and original.lower() != "nan" else None),
-                                    kind=CROP))
+    for line, row in csv_rows(meta_path, {"videoname", "label"}):
+        video = Path(row["videoname"]).stem
+        label = parse_dfdc_label(row["label"], f"{meta_path}:{line}")
+        original = row.get("original") or ""
+        items.append(SourceItem(faces / f"{video}.jpg", label, "DFDC", "", video,
+                                dfdc_group(video, original if label and original.lower() != "nan" else None),
+                                kind=CROP))
     return items

@@ -6,11 +6,10 @@ already unless prepare is told `--detect-in-images`. Without a group column each
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from fakescope.data.crops import parse_label
-from fakescope.data.datasets import SourceItem, join_keys, register_reader
+from fakescope.data.datasets import SourceItem, csv_rows, join_keys, register_reader
 from fakescope.data.datasets.folder import media_kind
 from fakescope.errors import FakescopeError
 
@@ -20,18 +19,13 @@ def read_table(root: Path) -> list[SourceItem]:
     if root.suffix.lower() != ".csv" or not root.is_file():
         raise FakescopeError(f"{root}: format csv needs a CSV file of path,label[,group]")
     items = []
-    with open(root, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-            raise FakescopeError(f"{root}: needs at least the columns path,label")
-        for line, row in enumerate(reader, start=2):
-            path = root.parent / row["path"]
-            kind = media_kind(path)
-            if kind is None:
-                raise FakescopeError(f"{root}:{line}: {row['path']} is neither an image nor a video")
-            video = row.get("video") or path.stem
-            items.append(SourceItem(path, parse_label(row["label"], f"{root}:{line}"),
-                                    row.get("dataset") or root.stem, row.get("method") or "", video,
-                                    row.get("group") or join_keys(f"file:{row['path']}"), kind=kind,
-                                    official_split=row.get("split") or ""))
+    for line, row in csv_rows(root, {"path", "label"}):
+        path = root.parent / row["path"]
+        kind = media_kind(path)
+        if kind is None:
+            raise FakescopeError(f"{root}:{line}: {row['path']} is neither an image nor a video")
+        items.append(SourceItem(path, parse_label(row["label"], f"{root}:{line}"), row.get("dataset") or root.stem,
+                                row.get("method") or "", row.get("video") or path.stem,
+                                row.get("group") or join_keys(f"file:{row['path']}"), kind=kind,
+                                official_split=row.get("split") or ""))
     return items

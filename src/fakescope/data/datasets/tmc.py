@@ -9,11 +9,10 @@ the label. `method` keeps the type so evaluate can break results down by it.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from fakescope.data.crops import parse_label
-from fakescope.data.datasets import SourceItem, join_keys, register_reader
+from fakescope.data.datasets import SourceItem, csv_rows, join_keys, register_reader
 from fakescope.errors import FakescopeError
 
 FACE_FAKE_BY_TYPE = {"1": 0, "2": 1, "3": 1, "4": 0}
@@ -40,18 +39,12 @@ def _resolve(base: Path, filename: str) -> Path:
 def read_tmc(root: Path) -> list[SourceItem]:
     csv_path = _find_csv(root)
     items = []
-    with open(csv_path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-        if not {"filename", "label"} <= set(columns):
-            raise FakescopeError(f"{csv_path}: needs the columns filename,label[,type]")
-        type_col = next((columns[c] for c in TYPE_COLUMNS if c in columns), None)
-        for line, row in enumerate(reader, start=2):
-            vtype = (row.get(type_col) or "").strip() if type_col else ""
-            if vtype and vtype not in FACE_FAKE_BY_TYPE:
-                raise FakescopeError(f"{csv_path}:{line}: video type must be 1-4, got {vtype!r}")
-            label = FACE_FAKE_BY_TYPE[vtype] if vtype else parse_label(row[columns["label"]], f"{csv_path}:{line}")
-            path = _resolve(csv_path.parent, row[columns["filename"]].strip())
-            items.append(SourceItem(path, label, "TMC", f"type {vtype}" if vtype else "", path.stem,
-                                    join_keys(f"tmc:{path.stem}")))
+    for line, row in csv_rows(csv_path, {"filename", "label"}):
+        vtype = next((row[c] for c in TYPE_COLUMNS if row.get(c)), "")
+        if vtype and vtype not in FACE_FAKE_BY_TYPE:
+            raise FakescopeError(f"{csv_path}:{line}: video type must be 1-4, got {vtype!r}")
+        label = FACE_FAKE_BY_TYPE[vtype] if vtype else parse_label(row["label"], f"{csv_path}:{line}")
+        path = _resolve(csv_path.parent, row["filename"])
+        items.append(SourceItem(path, label, "TMC", f"type {vtype}" if vtype else "", path.stem,
+                                join_keys(f"tmc:{path.stem}")))
     return items
