@@ -144,3 +144,12 @@ def test_limit_takes_both_classes() -> None:
     picked = _subset(items, 6, seed=0)
     assert len(picked) == 6 and sum(it.label for it in picked) == 3
     assert _subset(items, 6, seed=0) == picked and _subset(items, 0, seed=0) == items
+
+
+def test_only_a_part_of_the_dataset(video_folder: Path, tmp_path: Path) -> None:
+    opts = PrepareOptions(frames=2, size=64, workers=1, val=0.0, test=0.0)
+    summary = prepare(video_folder, "folder", tmp_path, opts, progress=False, log=lambda m: None, prefix="real/real1")
+    assert summary.sources == 1 and {r["video"] for r in rows(tmp_path)} == {"real1"}
+    assert {r["split"] for r in rows(tmp_path)} == {"train"}
+    with pytest.raises(FakescopeError, match="nothing under 'elsewhere/'"):
+        prepare(video_folder, "folder", tmp_path / "x", opts, progress=False, prefix="elsewhere/")

@@ -46,7 +46,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
                           limit=args.limit, val=args.val, test=args.test, seed=args.seed,
                           detect_in_images=args.detect_in_images)
     s = prepare(args.dataset, args.format, args.out, opts, progress=not args.quiet and sys.stderr.isatty(),
-                log=(lambda m: None) if args.quiet else print)
+                log=(lambda m: None) if args.quiet else print, prefix=args.only)
     counts = ", ".join(f"{side} {c['real']} real / {c['fake']} fake" for side, c in s.split["counts"].items())
     print(f"{s.crops} crops from {s.sources - len(s.failed)} of {s.sources} files in {s.cache}/ ({counts}"
           + (f"; {s.split['dropped']} dropped to keep identities apart" if s.split["dropped"] else "") + ")")
@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", type=float, default=0.15, help="share for validation (default 0.15)")
     p.add_argument("--test", type=float, default=0.15, help="share for test (default 0.15)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", metavar="PREFIX", help="only files whose path in the dataset starts with PREFIX")
     p.add_argument("--detect-in-images", action="store_true",
                    help="images are whole pictures: find and crop their faces (default: they are crops)")
     p.add_argument("-q", "--quiet", action="store_true")

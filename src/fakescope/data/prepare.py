@@ -195,17 +195,31 @@ def _run(todo: list[SourceItem], opts: PrepareOptions, cache: Path) -> Iterator[
             yield fut.result()
 
 
+def _under(items: list[SourceItem], root: Path, prefix: str | None) -> list[SourceItem]:
+    """Items whose path, relative to the dataset (the CSV's folder for a CSV), starts with `prefix`."""
+    if not prefix:
+        return items
+    base = root.parent if root.is_file() else root
+    chosen = [it for it in items if it.path.relative_to(base).as_posix().startswith(prefix)]
+    if not chosen:
+        raise FakescopeError(f"{root}: nothing under {prefix!r}")
+    return chosen
+
+
 def prepare(root: str | Path, fmt: str, out: str | Path, opts: PrepareOptions | None = None,
-            progress: bool = True, log: Callable[[str], None] = print) -> PrepareSummary:
-    """Read the dataset at `root` (layout `fmt`), crop every face, and write the cache at `out`."""
+            progress: bool = True, log: Callable[[str], None] = print, prefix: str | None = None
+            ) -> PrepareSummary:
+    """Read the dataset at `root` (layout `fmt`; only paths starting with `prefix`), crop every face, and
+    write the cache at `out`."""
     from tqdm import tqdm
 
     opts = opts or PrepareOptions()
     cache = Path(out)
-    items = _subset(read_dataset(Path(root).resolve(), fmt), opts.limit, opts.seed)
+    root = Path(root).resolve()
+    items = _subset(_under(read_dataset(root, fmt), root, prefix), opts.limit, opts.seed)
     if opts.detect_in_images:
         items = [replace(it, kind=MEDIA) for it in items]
-    settings = {"format": fmt, "root": str(Path(root).resolve()), **{k: getattr(opts, k) for k in CROP_SETTINGS}}
+    settings = {"format": fmt, "root": str(root), **{k: getattr(opts, k) for k in CROP_SETTINGS}}
     _check_resume(cache, settings)
     (cache / ROWS).parent.mkdir(parents=True, exist_ok=True)
     _write_info(cache, settings, opts, {})  # marks the cache as ours before any work starts
