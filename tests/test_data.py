@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakescope.data import CropItem, grouped_split, load_crop_images, read_crops
+from fakescope.data import CropItem, grouped_split, load_crop_images, read_crops, train_val
 from fakescope.errors import FakescopeError
 
 
@@ -124,3 +124,16 @@ def test_grouped_split_keeps_a_video_together_and_takes_about_the_fraction() -> 
     assert 30 <= len(val) <= 50 and {it.label for it in val} == {0, 1}
     assert grouped_split(items, 0.2, seed=3) == (train, val)  # reproducible
     assert grouped_split(items, 0.2, seed=4) != (train, val)
+
+
+def test_train_val_takes_the_items_split_or_the_official_one_or_makes_one() -> None:
+    """A cache carries its grouped split and, from the dataset, the published one (`--official-split`)."""
+    items = [CropItem(Path(f"{i}.jpg"), i % 2, f"v{i // 2}", split=("train", "val")[i % 4 == 0],
+                      official_split=("train", "val")[i >= 8]) for i in range(12)]
+    train, val = train_val(items)
+    assert [it.path.stem for it in val] == ["0", "4", "8"]
+    train, val = train_val(items, official=True)
+    assert [it.path.stem for it in val] == ["8", "9", "10", "11"] and len(train) == 8
+    unsplit = [CropItem(Path(f"{i}.jpg"), i % 2, f"v{i // 2}") for i in range(40)]
+    train, val = train_val(unsplit, val_fraction=0.25)
+    assert (train, val) == grouped_split(unsplit, 0.25, 0) and val

@@ -11,17 +11,12 @@ from fakescope.errors import FakescopeError
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from fakescope.data import grouped_split, read_crops
+    from fakescope.data import read_crops, train_val
     from fakescope.data.prepare import cache_settings
     from fakescope.train import TrainConfig, read_extra_reals, train_classifier
 
     items = read_crops(args.crops, prefix=args.only)
-    splits = {it.split for it in items}
-    if {"train", "val"} <= splits:
-        train_items = [it for it in items if it.split == "train"]
-        val_items = [it for it in items if it.split == "val"]
-    else:
-        train_items, val_items = grouped_split(items, args.val_fraction, args.seed)
+    train_items, val_items = train_val(items, args.official_split, args.val_fraction, args.seed)
     if args.limit:  # a random subset, so both classes are present
         rng = random.Random(args.seed)
         train_items = rng.sample(train_items, min(args.limit, len(train_items)))
@@ -234,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="even out the classes by loss weight (default), oversampling, or not at all")
     p.add_argument("--crop-margin", type=float, help="crop policy to record in the model (default: the cache's, "
                    "else 0.9)")
+    p.add_argument("--official-split", action="store_true",
+                   help="train/val from the dataset's own split (a cache's official_split column)")
     p.add_argument("--resume", action="store_true", help="carry on from the last finished epoch in --out")
     p.set_defaults(func=_cmd_train)
 

@@ -37,6 +37,7 @@ class CropItem:
     # Five facial landmarks (right eye, left eye, nose, mouth corners) as x0, y0, ... x4, y4 in fractions of
     # the crop's side, when known: self-blended pseudo-fakes place their mask with them.
     landmarks: tuple[float, ...] | None = None
+    official_split: str = ""  # the dataset's own split, kept by `prepare` beside the grouped `split`
 
 
 def parse_landmarks(text: str) -> tuple[float, ...] | None:
@@ -75,6 +76,7 @@ def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
                 video=row.get("video") or "",
                 track=int(row.get("track") or 0),
                 landmarks=parse_landmarks(row.get("landmarks") or ""),
+                official_split=row.get("official_split") or "",
             ))
     return items
 

@@ -138,3 +138,13 @@ def grouped_split(items: Sequence[CropItem], val_fraction: float = 0.15, seed: i
     sides, _ = assign_splits([it.group for it in items], [it.label for it in items], val=val_fraction, test=0.0,
                              seed=seed)
     return ([it for it, s in zip(items, sides) if s == "train"], [it for it, s in zip(items, sides) if s == "val"])
+
+
+def train_val(items: Sequence[CropItem], official: bool = False, val_fraction: float = 0.15, seed: int = 0
+              ) -> tuple[list[CropItem], list[CropItem]]:
+    """The sides training uses: the items' own `train`/`val` split when they carry one (a cache's grouped
+    split, or with `official` the dataset's published split), else a grouped split made here."""
+    side = (lambda it: it.official_split) if official else (lambda it: it.split)
+    if {"train", "val"} <= {side(it) for it in items}:
+        return [it for it in items if side(it) == "train"], [it for it in items if side(it) == "val"]
+    return grouped_split(items, val_fraction, seed)
