@@ -11,12 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fakescope.cli import main
 from fakescope.evaluate.eda import jpeg_quality
 from fakescope.evaluate.metrics import precision_recall_curve, reliability_bins
 from fakescope.evaluate.report import Evaluation, _breakdowns, video_probability
+from fakescope.models import FaceClassifier
 
 
 def make_faces(root: Path, astronaut: np.ndarray, n: int = 8) -> None:
@@ -40,8 +42,6 @@ def make_faces(root: Path, astronaut: np.ndarray, n: int = 8) -> None:
 def one_thread() -> Iterator[None]:
     """Tiny batches gain nothing from a second thread, and lose a lot when another process keeps the cores
     busy (OpenMP threads spin waiting for each other): one torch thread keeps this test quick anywhere."""
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -101,6 +101,15 @@ def test_prepare_train_resume_evaluate_eda_export(tmp_path: Path, astronaut: np.
     out = run(capsys, "export", model, "--out", tmp_path / "export", "--name", "mine", "--report",
               tmp_path / "eval" / "report.json")
     check_export(tmp_path / "export", model, cache)
+
+    # Fine-tuning starts from the trained weights, not ImageNet's: with a zero learning rate they stay put.
+    run(capsys, "train", cache, "--out", tmp_path / "tuned", "--input-size", "64", "--batch-size", "4",
+        "--epochs", "1", "--lr", "0", "--init", model)
+    start, tuned = (FaceClassifier.load(p, backend="torch").module.state_dict()
+                    for p in (model, tmp_path / "tuned" / "best.safetensors"))
+    assert all(torch.equal(start[k], tuned[k]) for k in start if k.endswith("weight") and "_bn" not in k)
+    assert main(["train", str(cache), "--out", str(tmp_path / "bad"), "--input-size", "96", "--init", str(model)]) == 1
+    assert "--init" in capsys.readouterr().err
 
 
 def check_export(folder: Path, model: Path, cache: Path) -> None:

@@ -28,7 +28,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                          device=args.device, crop_margin=margin, pseudo_fakes=args.pseudo_fakes,
-                         balance=args.balance, freeze_epochs=args.freeze_epochs)
+                         balance=args.balance, freeze_epochs=args.freeze_epochs, init=args.init)
     clf = train_classifier(train_items, val_items, config, args.out, resume=args.resume)
     print(f"model written to {clf.source}")
     return 0
@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="even out the classes by loss weight (default), oversampling, or not at all")
     p.add_argument("--crop-margin", type=float, help="crop policy to record in the model (default: the cache's, "
                    "else 0.9)")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start from this trained model (name or .safetensors) instead of ImageNet weights")
     p.add_argument("--official-split", action="store_true",
                    help="train/val from the dataset's own split (a cache's official_split column)")
     p.add_argument("--resume", action="store_true", help="carry on from the last finished epoch in --out")

@@ -57,6 +57,8 @@ class TrainConfig:
     balance: str = "weight"
     freeze_epochs: int = 0  # epochs that train the classification head alone, backbone frozen
     pretrained: bool = True  # ImageNet weights from a registry package (False: random init, for tests)
+    # Start from a trained fakescope checkpoint (name or path) instead: fine-tune a detector on new data.
+    init: str | None = None
 
 
 @dataclass
@@ -209,6 +211,14 @@ def _load_state(out_dir: Path, clf: FaceClassifier, config: TrainConfig, opt, pl
     return TrainState(**saved["state"])
 
 
+def _load_init(module: torch.nn.Module, config: TrainConfig) -> None:
+    start = FaceClassifier.load(config.init, backend="torch")
+    if (start.config.arch, start.config.input_size) != (config.model, config.input_size):
+        raise FakescopeError(f"--init {config.init} is {start.config.arch} at {start.config.input_size} px; "
+                             f"this run is {config.model} at {config.input_size} px")
+    module.load_state_dict(start.module.state_dict())
+
+
 def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropItem], config: TrainConfig,
                      out_dir: str | Path, log: Callable[[str], None] = print, resume: bool = False
                      ) -> FaceClassifier:
@@ -223,7 +233,10 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
     rng = np.random.default_rng(config.seed)
     device = _device(config.device)
 
-    module = create_model(config.model, pretrained=config.pretrained, input_size=config.input_size)
+    module = create_model(config.model, pretrained=config.pretrained and not config.init,
+                          input_size=config.input_size)
+    if config.init:
+        _load_init(module, config)
     clf = FaceClassifier(module.to(device), ModelConfig.from_module(config.model, module,
                                                                     crop_margin=config.crop_margin,
                                                                     name=out_dir.name), backend="torch")
