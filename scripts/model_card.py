@@ -1,6 +1,6 @@
 """Measure a checkpoint (and the MesoNet baseline) on the shared data and write the figures of its card.
 
-    python scripts/model_card.py runs/default/best.safetensors --out runs/default/card.json
+    python scripts/model_card.py default --out card.json      # any bundled name or .safetensors path
 
 Frame level: dfdc-faces val split and ffpp-faces (cross-dataset, never trained on), each crop resized whole
 to the model's input. Video level: every video in videos/dfdc and videos/ffpp through the full scan
@@ -76,6 +76,16 @@ def mesonet_classifier(weights: Path, crop_margin: float) -> FaceClassifier:
     return FaceClassifier(m, ModelConfig.from_module("meso4", m, crop_margin=crop_margin, name=weights.stem))
 
 
+def measure_with_baseline(clf: FaceClassifier, data: Path, mesonet: str, log) -> dict:
+    """Our figures, and MesoNet's (`mesonet`: its .h5 relative to `data`; '' to skip) on the same inputs."""
+    card = {"fakescope": measure(clf, data, log)}
+    if mesonet:
+        log("MesoNet baseline:")
+        card["mesonet_" + Path(mesonet).stem] = measure(mesonet_classifier(data / mesonet, clf.config.crop_margin),
+                                                       data, log)
+    return card
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -83,13 +93,7 @@ def main() -> None:
     ap.add_argument("--mesonet", default="peers/mesonet/Meso4_DF.h5", help="relative to --data; '' to skip")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    data = Path(args.data)
-    clf = FaceClassifier.load(args.model)
-    card = {"fakescope": measure(clf, data, print)}
-    if args.mesonet:
-        print("MesoNet baseline:")
-        card["mesonet_" + Path(args.mesonet).stem] = measure(
-            mesonet_classifier(data / args.mesonet, clf.config.crop_margin), data, print)
+    card = measure_with_baseline(FaceClassifier.load(args.model), Path(args.data), args.mesonet, print)
     Path(args.out).write_text(json.dumps(card, indent=2))
     print(f"wrote {args.out}")
 

@@ -1,9 +1,10 @@
 """Turn a training run into the bundled default model: fp16 safetensors plus its model card.
 
-    python scripts/ship_model.py runs/default --figures runs/default/card.json
+    python scripts/ship_model.py runs/default
 
 Checks first that fp16 weights score the dfdc val crops like fp32 (max |dp| and AUC printed); ships fp32
-if they do not agree to 1e-3 in AUC.
+if they do not agree to 1e-3 in AUC. Then measures the shipped file itself, and the MesoNet baseline on the
+same inputs (scripts/model_card.py), and writes the card.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +23,14 @@ from fakescope.evaluate.scoring import score_crops
 from fakescope.models import FaceClassifier
 from fakescope.models.classifier import WEIGHTS_DIR
 
+sys.path.insert(0, str(Path(__file__).parent))
+from model_card import measure_with_baseline
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path, help="training output folder (best.safetensors, history.json)")
-    ap.add_argument("--figures", type=Path, required=True, help="JSON written by scripts/model_card.py")
+    ap.add_argument("--mesonet", default="peers/mesonet/Meso4_DF.h5", help="relative to --data; '' to skip")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FAKESCOPE_DATA", "../shared/data")))
     ap.add_argument("--name", default="default")
     args = ap.parse_args()
@@ -62,14 +67,12 @@ def main() -> None:
             "data": "DFDC face crops (../shared/data/dfdc-faces, split=train: 6,203 real / 6,201 fake), "
                     "one 224x224 crop per video; selected on split=val (797 / 799), split by source video",
             "never_trained_on": "ffpp-faces, any video in ../shared/data/videos",
-            "command": "bash scripts/train_default.sh && python scripts/model_card.py runs/default/best.safetensors "
-                       "--out runs/default/card.json && python scripts/ship_model.py runs/default "
-                       "--figures runs/default/card.json",
+            "command": "bash scripts/train_default.sh && python scripts/ship_model.py runs/default",
             "config": history["config"],
             "best_epoch": history["best_epoch"],
             "history": history["history"],
         },
-        "figures": json.loads(args.figures.read_text()),
+        "figures": measure_with_baseline(FaceClassifier.load(dest), args.data, args.mesonet, print),
     }
     card_path = WEIGHTS_DIR / f"{args.name}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
