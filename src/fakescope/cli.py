@@ -108,10 +108,10 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
 
             evidence.append(collect_evidence(result, scanner.classifier))
             result.crops = None
-        if not result.ok:
-            print(f"fakescope: {result.message}", file=sys.stderr)
-        if human:
-            bar.clear()
+        bar.clear()
+        if not result.ok:  # errors and NO_FACE: one line on stderr, whatever the output format
+            print(f"fakescope: {result.message}", file=sys.stderr, flush=True)
+        elif human:
             print(format_file(result), flush=True)
 
     result = scanner.scan(files, on_file=on_file)
