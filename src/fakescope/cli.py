@@ -98,8 +98,12 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
     files = collect_media(paths)
     human = not (args.json or args.quiet)
     evidence = []  # for --report, made per file so the crops of a big folder are not all held at once
-    bar = tqdm(total=len(files), unit="file", disable=args.quiet or len(files) < 2 or not sys.stderr.isatty(),
-               file=sys.stderr, leave=False)
+    # On a terminal: files done, and within the current file its stage (a long video shows it advance).
+    bar = tqdm(total=len(files), unit="file", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr,
+               leave=False)
+
+    def on_stage(stage: str, fraction: float) -> None:
+        bar.set_postfix_str(f"{stage} {fraction:.0%}", refresh=True)
 
     def on_file(result) -> None:
         bar.update(1)
@@ -114,7 +118,7 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
         elif human:
             print(format_file(result), flush=True)
 
-    result = scanner.scan(files, on_file=on_file)
+    result = scanner.scan(files, on_file=on_file, on_stage=on_stage)
     bar.close()
     if args.json:
         print(result.to_json())

@@ -145,13 +145,15 @@ class Scanner:
         return result
 
     def scan(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
-             on_file: Callable[[FileResult], None] | None = None) -> ScanResult:
-        """Scan files and folders (recursively). Each file gets a result, whatever happens to the others."""
+             on_file: Callable[[FileResult], None] | None = None,
+             on_stage: Callable[[str, float], None] | None = None) -> ScanResult:
+        """Scan files and folders (recursively). Each file gets a result, whatever happens to the others.
+        `on_file(result)` is called as each file is done, `on_stage(stage, fraction)` within a file."""
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         files = []
         for path in collect_media(paths):
-            files.append(self.scan_file(path))
+            files.append(self.scan_file(path, on_stage))
             if on_file:
                 on_file(files[-1])
         return self.wrap(files)
