@@ -26,6 +26,24 @@ from fakescope.models.classifier import WEIGHTS_DIR
 sys.path.insert(0, str(Path(__file__).parent))
 from model_card import measure_with_baseline
 
+TRAINING_DATA = (
+    "Stage 1: DFDC face crops (../shared/data/dfdc-faces, split=train: 6,203 real / 6,201 fake), one 224x224 "
+    "crop per video. Stage 2, starting from stage 1: the same crops plus 192 real crops from the 24 clips of "
+    "videos/real-people (8 frames each), with 30% of every batch self-blended pseudo-fakes of those real "
+    "faces. Both stages select on split=val (797 real / 799 fake), split by source video.")
+
+
+def training_stages(run: Path) -> list[dict]:
+    """The run and, following `init`, the runs it started from: oldest first."""
+    stages = []
+    while run is not None:
+        history = json.loads((run / "history.json").read_text())
+        stages.append({"run": str(run), "config": history["config"], "n_train": history["n_train"],
+                       "best_epoch": history["best_epoch"], "history": history["history"]})
+        init = history["config"].get("init")
+        run = Path(init).parent if init and (Path(init).parent / "history.json").is_file() else None
+    return stages[::-1]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -33,6 +51,7 @@ def main() -> None:
     ap.add_argument("--mesonet", default="peers/mesonet/Meso4_DF.h5", help="relative to --data; '' to skip")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FAKESCOPE_DATA", "../shared/data")))
     ap.add_argument("--name", default="default")
+    ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
 
     clf = FaceClassifier.load(args.run / "best.safetensors")
@@ -51,7 +70,6 @@ def main() -> None:
     clf.save(dest, half=use_half)
     tmp16.unlink()
 
-    history = json.loads((args.run / "history.json").read_text())
     card = {
         "name": args.name,
         "weights": dest.name,
@@ -64,14 +82,12 @@ def main() -> None:
         "threshold": clf.config.threshold,
         "temperature": round(clf.config.temperature, 4),
         "training": {
-            "data": "DFDC face crops (../shared/data/dfdc-faces, split=train: 6,203 real / 6,201 fake), "
-                    "one 224x224 crop per video; selected on split=val (797 / 799), split by source video",
-            "never_trained_on": "ffpp-faces, any video in ../shared/data/videos",
-            "command": "bash scripts/train_default.sh && python scripts/ship_model.py runs/default",
-            "config": history["config"],
-            "best_epoch": history["best_epoch"],
-            "history": history["history"],
+            "data": TRAINING_DATA,
+            "never_trained_on": "ffpp-faces, and every video in ../shared/data/videos/dfdc and videos/ffpp",
+            "command": "bash scripts/train_default.sh && python scripts/ship_model.py runs/default-sbi",
+            "stages": training_stages(args.run),
         },
+        "notes": args.note,
         "figures": measure_with_baseline(FaceClassifier.load(dest), args.data, args.mesonet, print),
     }
     card_path = WEIGHTS_DIR / f"{args.name}.json"
