@@ -150,7 +150,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = _run_scan(_scanner(args), paths, args)
     expected_no_face = result.files[-1].verdict == NO_FACE
     if not args.quiet:
-        print("(coffee.png has no face on purpose: fakescope says NO_FACE rather than guess)")
+        print("(coffee.png has no face on purpose: fakescope says NO_FACE rather than guess.\n"
+              " All three are real photos. The bundled model learnt from DFDC video frames: on a studio portrait\n"
+              " like astronaut.jpg it is outside what it was trained on, and its score there is a weak signal.\n"
+              " See the model card in the README before trusting a verdict.)")
     return 0 if all(f.ok for f in result.files[:-1]) and expected_no_face else 1
 
 
