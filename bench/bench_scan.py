@@ -39,8 +39,8 @@ def bench_one(scanner: Scanner, path: Path, repeat: int) -> dict:
         t = time.perf_counter()
         result = scanner.scan_file(path)
         total.append(time.perf_counter() - t)
-        for k in stages:
-            stages[k].append(result.timings.get(k, 0.0))
+        for k, seconds in stages.items():
+            seconds.append(result.timings.get(k, 0.0))
     med = {k: statistics.median(v) for k, v in stages.items()}
     return {"name": path.name, "size": f"{result.width}x{result.height}", "duration": result.duration or 0.0,
             "total": statistics.median(total), "floor": statistics.median(floor), **med,

@@ -106,7 +106,7 @@ def test_hidden_files_in_folders_are_left_out(tmp_path: Path) -> None:
 
 def test_fps_sampling_is_capped_and_spread_over_the_whole_video(long_video: Path) -> None:
     """`--fps 1` on two hours would be 7,200 full frames in memory: at most MAX_SAMPLES, evenly spread."""
-    info, frames = read_media(long_video, fps=1)
+    _, frames = read_media(long_video, fps=1)
     assert len(frames) == MAX_SAMPLES
     assert frames[0].time < LONG_SECONDS / MAX_SAMPLES and frames[-1].time > LONG_SECONDS * (1 - 1 / MAX_SAMPLES)
 

@@ -8,10 +8,10 @@
 
 __version__ = "0.1.0"
 
-from fakescope.errors import FakescopeError, MediaError, ModelError  # noqa: E402
-from fakescope.models import FaceClassifier, create_model, list_models, load_classifier  # noqa: E402
-from fakescope.results import FileResult, PersonResult, ScanResult  # noqa: E402
-from fakescope.scan import Scanner, scan  # noqa: E402
+from fakescope.errors import FakescopeError, MediaError, ModelError
+from fakescope.models import FaceClassifier, create_model, list_models, load_classifier
+from fakescope.results import FileResult, PersonResult, ScanResult
+from fakescope.scan import Scanner, scan
 
 __all__ = ["FaceClassifier", "FakescopeError", "FileResult", "MediaError", "ModelError", "PersonResult",
            "ScanResult", "Scanner", "__version__", "create_model", "list_models", "load_classifier", "scan"]

@@ -32,9 +32,9 @@ def create_detector(name: str = "yunet", **kwargs) -> FaceDetector:
         raise FakescopeError(f"unknown face detector {name!r}; known: {', '.join(list_detectors())}") from None
 
 
-from fakescope.faces import yunet  # noqa: E402,F401  (registers "yunet")
-from fakescope.faces.crop import crop_face  # noqa: E402
-from fakescope.faces.track import Track, track_faces  # noqa: E402
+from fakescope.faces import yunet  # noqa: F401  (registers "yunet")
+from fakescope.faces.crop import crop_face
+from fakescope.faces.track import Track, track_faces
 
 __all__ = ["Face", "FaceDetector", "Track", "create_detector", "crop_face", "list_detectors",
            "register_detector", "track_faces"]

@@ -19,7 +19,7 @@ class Face:
         x, y, w, h = self.box
         return x + w / 2, y + h / 2
 
-    def scaled(self, factor: float) -> "Face":
+    def scaled(self, factor: float) -> Face:
         lm = None if self.landmarks is None else self.landmarks * factor
         return Face(tuple(v * factor for v in self.box), self.score, lm)
 

@@ -11,8 +11,8 @@ from fakescope.faces.base import Face
 def crop_box(face: Face, margin: float) -> tuple[int, int, int]:
     """Square (x0, y0, side): `margin` times the longer side of the face box, centred on it."""
     cx, cy = face.center
-    side = max(2, int(round(max(face.box[2], face.box[3]) * margin)))
-    return int(round(cx - side / 2)), int(round(cy - side / 2)), side
+    side = max(2, round(max(face.box[2], face.box[3]) * margin))
+    return round(cx - side / 2), round(cy - side / 2), side
 
 
 def crop_face(image: np.ndarray, face: Face, size: int, margin: float = 1.1) -> np.ndarray:

@@ -34,8 +34,7 @@ def create_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
 
 
 # Families register themselves on import.
-from fakescope.models import efficientnet_lite, mesonet, mobilenetv2  # noqa: E402,F401
-
-from fakescope.models.classifier import FaceClassifier, ModelConfig, load_classifier  # noqa: E402
+from fakescope.models import efficientnet_lite, mesonet, mobilenetv2  # noqa: F401
+from fakescope.models.classifier import FaceClassifier, ModelConfig, load_classifier
 
 __all__ = ["FaceClassifier", "ModelConfig", "create_model", "list_models", "load_classifier", "register_model"]

@@ -48,7 +48,7 @@ class ModelConfig:
         self.mean, self.std = tuple(self.mean), tuple(self.std)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         """Fields a newer fakescope added are ignored, so its checkpoints still load here."""
         if not isinstance(d, dict):
             raise TypeError("config is not a JSON object")

@@ -62,12 +62,12 @@ def load_keras_weights(model: Meso4, h5_path: str | Path) -> None:
         raise ModelError(f"cannot read MesoNet weights {h5_path}: {exc}") from None
 
     def numbered(prefix: str) -> list[str]:
-        names = [n for n in f.keys() if n.startswith(prefix)]
+        names = [n for n in f if n.startswith(prefix)]
         return sorted(names, key=lambda n: int(n.rsplit("_", 1)[1]))
 
     def arrays(name: str) -> dict[str, np.ndarray]:
         group = f[name][name]
-        return {k.split(":")[0]: np.asarray(group[k]) for k in group.keys()}
+        return {k.split(":")[0]: np.asarray(group[k]) for k in group}
 
     with f:
         convs, bns, denses = numbered("conv2d_"), numbered("batch_normalization_"), numbered("dense_")

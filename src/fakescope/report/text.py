@@ -15,7 +15,7 @@ def sparkline(values: list[float]) -> str:
     return "".join(BARS[min(len(BARS) - 1, int(v * (len(BARS) - 1) + 0.5))] for v in values)
 
 
-def format_file(f: "FileResult") -> str:
+def format_file(f: FileResult) -> str:
     lines = [f.message]
     for p in f.persons:
         when = f"{p.times[0]:.1f}-{p.times[-1]:.1f}s" if f.kind == "video" else "image"
@@ -25,7 +25,7 @@ def format_file(f: "FileResult") -> str:
     return "\n".join(lines)
 
 
-def format_scan(result: "ScanResult") -> str:
+def format_scan(result: ScanResult) -> str:
     body = "\n".join(format_file(f) for f in result.files)
     counts: dict[str, int] = {}
     for f in result.files:
