@@ -160,9 +160,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from fakescope.server.app import ServerConfig, serve
+    from fakescope.server.app import TOKEN_ENV, ServerConfig, serve
 
-    token = args.token or os.environ.get("FAKESCOPE_TOKEN")
+    token = args.token or os.environ.get(TOKEN_ENV)
     config = ServerConfig(data_dir=args.data_dir, model=args.model, token=token, workers=args.workers,
                           frames=args.frames, max_upload_mb=args.max_upload_mb, max_duration=args.max_duration)
     serve(config, host=args.host, port=args.port)
