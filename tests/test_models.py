@@ -152,6 +152,14 @@ def test_bad_checkpoint_is_a_one_line_model_error(kind: str, tmp_path: Path, tin
     assert message and "\n" not in message and len(message) < 400
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_device_torch_cannot_use_is_a_model_error(tiny_model_path: Path) -> None:
+    with pytest.raises(ModelError, match="no CUDA GPU"):
+        FaceClassifier.load(tiny_model_path, device="cuda")
+    with pytest.raises(ModelError, match="unknown device"):
+        FaceClassifier.load(tiny_model_path, device="tpu")
+
+
 def test_unknown_model_name_lists_what_exists() -> None:
     with pytest.raises(ModelError, match="not found"):
         FaceClassifier.load("no-such-model")

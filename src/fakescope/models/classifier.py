@@ -96,7 +96,7 @@ class FaceClassifier:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device != "cpu" and backend == "onnx":
             raise ModelError("the ONNX backend runs on the CPU; use backend='torch' with a GPU")
-        self.device = torch.device(device)
+        self.device = _check_device(device)
         self.module = module.eval().to(self.device)
         self.config = config
         self.source = source
@@ -125,11 +125,11 @@ class FaceClassifier:
         try:
             module = create_model(config.arch, pretrained=False, **_arch_kwargs(config))
             module.load_state_dict({k: v.float() for k, v in state.items()})
-            return cls(module, config, backend=backend, device=device, source=path)
         except (RuntimeError, ValueError, TypeError) as exc:
             # torch lists every missing key on its own line: the CLI prints one line.
             reason = " ".join(str(exc).split())[:200]
             raise ModelError(f"{path} does not match architecture {config.arch}: {reason}") from None
+        return cls(module, config, backend=backend, device=device, source=path)
 
     def save(self, path: str | os.PathLike, half: bool = False) -> Path:
         """Write weights (fp16 when `half`) and config to one safetensors file."""
@@ -201,6 +201,17 @@ class FaceClassifier:
         digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
         path = _cache_dir() / "onnx" / f"{self.config.arch}-{digest.hexdigest()[:16]}.onnx"
         return path if path.exists() else self.export_onnx(path)
+
+
+def _check_device(name: str) -> torch.device:
+    """A device torch can use here, or a one-line reason why not."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ModelError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {name!r} asked for, but torch sees no CUDA GPU here: use --device cpu")
+    return device
 
 
 def _arch_kwargs(config: ModelConfig) -> dict:
