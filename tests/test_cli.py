@@ -136,3 +136,21 @@ def test_unwritable_out_file_is_one_line(where: str, tiny_model_path: Path, tmp_
     assert code == 1
     (line,) = err.splitlines()
     assert line.startswith("fakescope: error: ") and str(out) in line
+
+
+def test_an_internal_error_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    """A bug of ours still reaches the user as one line; FAKESCOPE_DEBUG=1 brings the traceback back."""
+    from fakescope import cli
+
+    def broken(args) -> int:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "_cmd_scan", broken)
+    monkeypatch.delenv("FAKESCOPE_DEBUG", raising=False)
+    assert main(["scan", "x.mp4"]) == 1
+    out, err = capfd.readouterr()
+    assert out == "" and err.count("\n") == 1 and "internal error" in err and "ZeroDivisionError: a bug" in err
+    monkeypatch.setenv("FAKESCOPE_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["scan", "x.mp4"])

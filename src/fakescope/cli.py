@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 
@@ -158,8 +159,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import os
-
     from fakescope.server.app import TOKEN_ENV, ServerConfig, serve
 
     token = args.token or os.environ.get(TOKEN_ENV)
@@ -304,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fakescope: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: one line, the traceback only when asked for
+        if os.environ.get("FAKESCOPE_DEBUG"):
+            raise
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        print(f"fakescope: internal error, please report it ({reason}); FAKESCOPE_DEBUG=1 shows the traceback",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

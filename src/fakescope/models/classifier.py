@@ -96,7 +96,7 @@ class FaceClassifier:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device != "cpu" and backend == "onnx":
             raise ModelError("the ONNX backend runs on the CPU; use backend='torch' with a GPU")
-        self.device = _check_device(device)
+        self.device = check_device(device)
         self.module = module.eval().to(self.device)
         self.config = config
         self.source = source
@@ -203,7 +203,7 @@ class FaceClassifier:
         return path if path.exists() else self.export_onnx(path)
 
 
-def _check_device(name: str) -> torch.device:
+def check_device(name: str) -> torch.device:
     """A device torch can use here, or a one-line reason why not."""
     try:
         device = torch.device(name)

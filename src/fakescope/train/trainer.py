@@ -28,6 +28,7 @@ from fakescope.data.crops import IMAGE_SUFFIXES, MANIFEST
 from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import expected_calibration_error, fit_temperature, log_loss, roc_auc
 from fakescope.models import FaceClassifier, ModelConfig, create_model
+from fakescope.models.classifier import check_device
 from fakescope.train.augment import augment
 from fakescope.train.sbi import self_blend
 
@@ -75,7 +76,7 @@ class TrainState:
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return check_device(name)
 
 
 def _to_tensor(batch: np.ndarray, clf: FaceClassifier, device: torch.device) -> torch.Tensor:
