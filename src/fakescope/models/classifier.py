@@ -164,8 +164,11 @@ class FaceClassifier:
 
     def predict(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Calibrated probability that each crop is manipulated."""
-        z = self.logits(crops, batch_size) / self.config.temperature
-        return 1.0 / (1.0 + np.exp(-z))
+        return self.probability(self.logits(crops, batch_size))
+
+    def probability(self, logits: np.ndarray) -> np.ndarray:
+        """Raw logits -> calibrated fake probabilities (temperature scaling)."""
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits) / self.config.temperature))
 
     def _onnx_session(self):
         if self._session is None:

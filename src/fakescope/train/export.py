@@ -35,11 +35,7 @@ def _onnx_agreement(clf: FaceClassifier, onnx_path: Path, n: int = 8) -> float:
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     z_onnx = session.run(None, {"input": x})[0].reshape(-1)
     z_torch = clf.logits(crops)
-
-    def prob(z: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-z / clf.config.temperature))
-
-    return float(np.abs(prob(z_onnx) - prob(z_torch)).max())
+    return float(np.abs(clf.probability(z_onnx) - clf.probability(z_torch)).max())
 
 
 def _add_onnx_metadata(path: Path, config: dict) -> None:

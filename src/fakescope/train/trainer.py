@@ -83,14 +83,10 @@ def _to_tensor(batch: np.ndarray, clf: FaceClassifier, device: torch.device) -> 
     return torch.from_numpy(clf.preprocess(batch)).to(device)
 
 
-def predict_logits(clf: FaceClassifier, images: np.ndarray, device: torch.device, batch_size: int = 64
-                   ) -> np.ndarray:
+def predict_logits(clf: FaceClassifier, images: np.ndarray) -> np.ndarray:
+    """Logits in eval mode (batch norm on its running statistics), on whatever device the model is on."""
     clf.module.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(images), batch_size):
-            out.append(clf.module(_to_tensor(images[i:i + batch_size], clf, device)).float().reshape(-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    return clf.logits(images, batch_size=64)
 
 
 def read_extra_reals(source: str | Path) -> list[CropItem]:
@@ -238,9 +234,8 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
                           input_size=config.input_size)
     if config.init:
         _load_init(module, config)
-    clf = FaceClassifier(module.to(device), ModelConfig.from_module(config.model, module,
-                                                                    crop_margin=config.crop_margin,
-                                                                    name=out_dir.name), backend="torch")
+    clf = FaceClassifier(module, ModelConfig.from_module(config.model, module, crop_margin=config.crop_margin,
+                                                         name=out_dir.name), backend="torch", device=str(device))
     load_size = round(config.input_size * config.load_scale)
     t0 = time.time()
     train_x = load_crop_images(train_items, load_size)
@@ -283,8 +278,7 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
             opt.step()
             losses.append(float(loss.detach()))
             state.step += 1
-        z = predict_logits(clf, val_x, device)
-        p = 1 / (1 + np.exp(-z))
+        p = clf.probability(predict_logits(clf, val_x))  # temperature 1 until the end
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                "val_loss": log_loss(val_y, p), "val_auc": roc_auc(val_y, p), "lr": opt.param_groups[0]["lr"],
                "frozen": frozen, "seconds": round(time.time() - t_epoch, 1)}
@@ -304,24 +298,21 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
         if stop:
             break
 
-    best = FaceClassifier.load(out_dir / "best.safetensors", backend="torch")
-    best.module.to(device)
-    z = predict_logits(best, val_x, device)
+    best = FaceClassifier.load(out_dir / "best.safetensors", backend="torch", device=str(device))
+    z = predict_logits(best, val_x)
     best.config.temperature = fit_temperature(val_y, z)
-    p = 1 / (1 + np.exp(-z / best.config.temperature))
+    p = best.probability(z)
     summary = {"config": asdict(config), "best_epoch": state.best_epoch, "history": state.history,
                "n_train": len(train_items), "n_val": len(val_items), "n_val_scored": len(val_y),
                "pseudo_fakes_per_batch": n_sbi, "fake_share_seen": q,
                "val": {"frame_auc": roc_auc(val_y, p), "temperature": best.config.temperature,
                        "log_loss": log_loss(val_y, p), "ece": expected_calibration_error(val_y, p)}}
-    best.module.cpu()
     best.save(out_dir / "best.safetensors")
     (out_dir / "history.json").write_text(json.dumps(summary, indent=2))
     _plot_curves(state.history, out_dir / "curves.png")
     log(f"best epoch {state.best_epoch}: val frame AUC {summary['val']['frame_auc']:.4f}, "
         f"temperature {best.config.temperature:.3f}, ECE {summary['val']['ece']:.4f}")
-    best.backend = "onnx"
-    return best
+    return FaceClassifier.load(out_dir / "best.safetensors")  # for inference: CPU, ONNX Runtime
 
 
 def _plot_curves(history: list[dict], path: Path) -> None:
