@@ -33,6 +33,12 @@ class ScanOptions:
     keep_crops: bool = False  # attach the face crops to the result (reports, heatmaps); not in JSON
 
 
+def person_probability(frame_probs, aggregate: str = "mean") -> float:
+    """One person's fake probability from their frames' (mean, median or max). A video's is the highest
+    of its persons': DFDC fakes often swap one of two people."""
+    return float(getattr(np, aggregate)(frame_probs))
+
+
 def find_tracks(frames: list[Frame], detector: FaceDetector,
                 on_progress: Callable[[float], None] = lambda fraction: None) -> list[Track]:
     """Detect faces in each sampled frame and link them into persons. `fakescope prepare` calls this too,
@@ -131,7 +137,7 @@ class Scanner:
             if opts.keep_crops:
                 result.crops[track.track_id] = crops[k:k + n]
             k += n
-            p = float(getattr(np, opts.aggregate)(scores))
+            p = person_probability(scores, opts.aggregate)
             result.persons.append(PersonResult(
                 track_id=track.track_id, probability=p, verdict=FAKE if p >= self.threshold else REAL,
                 frames=[frames[pos].index for pos, _ in track.detections],

@@ -99,8 +99,8 @@ def _crop_rows(item: SourceItem, opts: PrepareOptions, cache: Path) -> list[dict
     if not tracks:
         return []
     crops = crop_tracks(frames, tracks, opts.size, opts.margin)
-    folder = Path("crops") / hashlib.sha1(str(item.path).encode()).hexdigest()[:2] / (
-        f"{item.video}-{hashlib.sha1(str(item.path).encode()).hexdigest()[:8]}")
+    digest = hashlib.sha1(str(item.path).encode()).hexdigest()
+    folder = Path("crops") / digest[:2] / f"{item.video}-{digest[:8]}"
     (cache / folder).mkdir(parents=True, exist_ok=True)
     rows, k = [], 0
     for track in tracks:

@@ -27,6 +27,7 @@ from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import binary_report, precision_recall_curve, reliability_bins, roc_curve
 from fakescope.evaluate.scoring import score_crops, score_videos
 from fakescope.models import FaceClassifier
+from fakescope.scan import person_probability
 
 SCHEMA = "fakescope.evaluate/1"
 LEVELS = ("frame", "video")
@@ -61,7 +62,7 @@ class Evaluation:
 
 def video_probability(track_probs: dict[int, list[float]]) -> float:
     """Scan's rule: each person's frames are averaged; a video is as fake as its most suspicious person."""
-    return max(float(np.mean(p)) for p in track_probs.values())
+    return max(person_probability(p) for p in track_probs.values())
 
 
 def score_crop_items(clf: FaceClassifier, items: Sequence[CropItem], ev: Evaluation) -> None:
