@@ -171,6 +171,21 @@ def test_image_and_faceless_image(client: httpx.Client, demo_media: dict, expect
     assert "No face found" in client.get(no_face["links"]["report"]).text
 
 
+def test_a_custom_model_is_shown_by_name_not_path(client: httpx.Client, demo_media: dict, expected: dict,
+                                                  tiny_model_path: Path) -> None:
+    """The server was given a .safetensors path: clients see the model's name (its file stem here, as its
+    config has none), never where the server keeps it. The Python API keeps the caller's own path."""
+    assert expected["photo"]["model"] == str(tiny_model_path)
+    status, _ = wait_finished(client, submit(client, demo_media["photo"]).json()["id"])
+    doc = client.get(status["links"]["result"]).json()
+    assert doc["model"] == doc["files"][0]["model"] == "tiny"
+    report, page = client.get(status["links"]["report"]).text, client.get(status["links"]["page"]).text
+    assert "model tiny" in report and "model tiny" in page
+    folders = {str(tiny_model_path.parent), str(tiny_model_path.resolve().parent)}
+    for text in (client.get(status["links"]["result"]).text, report, page):
+        assert not any(folder in text for folder in folders)
+
+
 def test_result_before_the_scan_is_done_is_409(client: httpx.Client, demo_media: dict) -> None:
     ids = [submit(client, demo_media["clip"]).json()["id"] for _ in range(2)]
     assert_error(client.get(f"/api/scans/{ids[1]}/result"), 409, "poll")  # queued behind the first

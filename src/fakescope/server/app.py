@@ -9,7 +9,7 @@ processes (`worker.py`) that share the SQLite database and the data folder with 
 
 Scan ids are random, and file names from clients are only ever displayed. With a token (`--token` or
 FAKESCOPE_TOKEN) every API call needs `Authorization: Bearer TOKEN`; the pages ask for it once and keep it
-in a same-site cookie.
+in a same-site, HttpOnly cookie (Secure when the page came over HTTPS).
 
 (No `from __future__ import annotations` here: FastAPI reads the route signatures at run time, and some
 name objects local to `create_app`.)
@@ -245,7 +245,8 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        # No traceback here: Starlette hands the exception on to uvicorn, which logs it right after this line.
+        log.error("unhandled error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
         return error_response(request, 500, "internal server error (details are in the server log)")
 
     # ---- REST API ----------------------------------------------------------------------------------
@@ -384,7 +385,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         if not config.token or not secrets.compare_digest(token.encode(), config.token.encode()):
             return _page("login.html", 401, next=target, wrong=bool(config.token))
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        # Secure over HTTPS (uvicorn takes the scheme from a trusted proxy's X-Forwarded-Proto), so the token
+        # never goes out in clear text there; plain http on localhost, the default, still gets a cookie.
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
     return app

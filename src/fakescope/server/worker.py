@@ -64,6 +64,8 @@ class Worker:
         self.config = config
         self.db = Database(config.db_path)
         self.scanner = Scanner(model=config.model, keep_crops=True, num_frames=config.frames)
+        # What clients see of the model: its name, not where the server keeps the file.
+        self.model_name = self.scanner.classifier.config.name or Path(config.model).stem
         torch.set_num_threads(1)  # Grad-CAM is one small backward pass; more threads only contend
 
     def parent_alive(self) -> bool:
@@ -99,10 +101,12 @@ class Worker:
         started = time.perf_counter()
         result = self.scanner.scan_file(folder / "upload", on_stage=on_stage)
         result.path = row.filename  # the client's name, not where the server keeps the bytes
+        result.model = self.model_name
         on_stage("explain", 0.0)
         evidence = collect_evidence(result, self.scanner.classifier, top_k=self.config.evidence_frames)
         on_stage("report", 0.0)
         scan = self.scanner.wrap([result])
+        scan.model = self.model_name
         if folder.is_dir():
             tmp = folder / "report.html.tmp"
             tmp.write_text(render_fragment(result, evidence), encoding="utf-8")
