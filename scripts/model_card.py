@@ -2,9 +2,11 @@
 
     python scripts/model_card.py default --out card.json      # any bundled name or .safetensors path
 
-Frame level: dfdc-faces val split and ffpp-faces (cross-dataset, never trained on), each crop resized whole
-to the model's input. Video level: every video in videos/dfdc and videos/ffpp through the full scan
-pipeline (32 frames, YuNet, tracking, max over persons); videos/real-people gives a false-positive rate.
+Every figure is a `fakescope evaluate` run on ../shared/data/labels.csv, and the card records the command
+that gives it alone. Frame level: dfdc-faces val split and ffpp-faces (cross-dataset, never trained on),
+each crop resized whole to the model's input. Video level: every video in videos/dfdc and videos/ffpp through
+the full scan pipeline (32 frames, YuNet, tracking, max over persons); videos/real-people, all real, gives a
+false-positive rate.
 """
 
 from __future__ import annotations
@@ -17,57 +19,48 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.data import read_crops
-from fakescope.evaluate.metrics import binary_report, expected_calibration_error, roc_auc
-from fakescope.evaluate.scoring import score_crops, score_videos
+from fakescope.evaluate.report import build_report, collect
 from fakescope.models import FaceClassifier, ModelConfig, create_model
-from fakescope.scan import Scanner
+
+# figure: (split in labels.csv, the paths it covers, the level it is reported at)
+FIGURES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "frame_dfdc_val": ("val", ("dfdc-faces/",), "frame"),
+    "frame_ffpp_faces": ("crossval", ("ffpp-faces/",), "frame"),
+    "video_dfdc_ffpp": ("video", ("videos/dfdc/", "videos/ffpp/"), "video"),
+    "video_real_people": ("video", ("videos/real-people/",), "video"),
+}
 
 
-def _round(d: dict) -> dict:
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
+def figure(clf: FaceClassifier, labels: Path, split: str, only: tuple[str, ...], level: str) -> dict:
+    """One `fakescope evaluate` of `labels` reduced to the card's figure at `level`."""
+    ev = collect(clf, labels, "csv", split, prefix=only)
+    report = build_report(ev, clf, str(labels), split, only)
+    command = (f"fakescope evaluate MODEL {labels} --split {split} " + " ".join(f"--only {o}" for o in only))
+    rep = report["overall"][level]
+    if rep["n_fake"] == 0:  # reals alone: no AUC, only how often they are called fake
+        probs = np.asarray(getattr(ev, level).probs)
+        return {"n": rep["n"], "false_positive_rate": round(1 - rep["specificity"], 4),
+                "median_p_fake": round(float(np.median(probs)), 4), "ece": round(rep["ece"], 4),
+                "unscored": report["unscored"], "command": command}
+    fig = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rep.items() if k != "level"}
+    methods = {m: r[level]["auc"] for by in report["by_method"].values() for m, r in by.items()}
+    if level == "frame" and len(methods) > 1:
+        fig["auc_per_method"] = {m: round(a, 4) for m, a in sorted(methods.items())}
+    if report["files"]:
+        fig["unscored"] = report["unscored"]
+        fig["per_video"] = {str(Path(f["path"]).relative_to(labels.parent / "videos")): round(f["probability"], 4)
+                            for f in report["files"]}
+    return {**fig, "command": command}
 
 
 def measure(clf: FaceClassifier, data: Path, log) -> dict:
-    items = read_crops(data / "labels.csv")
-    dfdc_val = [it for it in items if it.split == "val" and it.path.is_relative_to(data / "dfdc-faces")]
-    ffpp = [it for it in items if it.split == "crossval"]
-    out: dict = {}
-    for name, subset in (("dfdc_val", dfdc_val), ("ffpp_faces", ffpp)):
+    out = {}
+    for name, (split, only, level) in FIGURES.items():
         t = time.time()
-        p = score_crops(clf, subset)
-        y = np.array([it.label for it in subset])
-        rep = _round(binary_report(y, p, clf.config.threshold))
-        if name == "ffpp_faces":
-            methods = sorted({it.method for it in subset if it.label == 1})
-            reals = np.array([it.label == 0 for it in subset])
-            rep["auc_per_method"] = {
-                m: round(roc_auc(y[reals | np.array([it.method == m for it in subset])],
-                                 p[reals | np.array([it.method == m for it in subset])]), 4) for m in methods}
-        out[f"frame_{name}"] = rep
-        log(f"frame-level {name}: AUC {rep['auc']:.4f} ECE {rep['ece']:.4f} (n={len(subset)}, {time.time()-t:.0f}s)")
-
-    scanner = Scanner(model=clf)
-    videos = sorted((data / "videos" / "dfdc").rglob("*.mp4")) + sorted((data / "videos" / "ffpp").rglob("*.mp4"))
-    t = time.time()
-    results = score_videos(scanner, videos)
-    scored = [(r, 1 if "/fake/" in r.path else 0) for r in results if r.probability is not None]
-    y = np.array([lab for _, lab in scored])
-    p = np.array([r.probability for r, _ in scored])
-    rep = _round(binary_report(y, p, clf.config.threshold))
-    rep["unscored"] = [r.message for r in results if r.probability is None]
-    rep["per_video"] = {Path(r.path).parent.parent.name + "/" + Path(r.path).parent.name + "/" + Path(r.path).name:
-                        round(r.probability, 4) for r, _ in scored}
-    out["video_dfdc_ffpp"] = rep
-    log(f"video-level dfdc+ffpp: AUC {rep['auc']:.4f} acc {rep['accuracy']:.3f} (n={len(scored)}, {time.time()-t:.0f}s)")
-
-    reals = score_videos(scanner, sorted((data / "videos" / "real-people").glob("*.mp4")))
-    probs = [r.probability for r in reals if r.probability is not None]
-    out["video_real_people"] = {
-        "n": len(probs), "false_positive_rate": round(float(np.mean(np.array(probs) >= clf.config.threshold)), 4),
-        "median_p_fake": round(float(np.median(probs)), 4), "ece": round(expected_calibration_error(
-            np.zeros(len(probs)), np.array(probs)), 4)}
-    log(f"video-level real-people: FPR {out['video_real_people']['false_positive_rate']:.3f} (n={len(probs)})")
+        out[name] = fig = figure(clf, data / "labels.csv", split, only, level)
+        shown = (f"AUC {fig['auc']:.4f} ECE {fig['ece']:.4f}" if "auc" in fig
+                 else f"false-positive rate {fig['false_positive_rate']:.3f}")
+        log(f"{level}-level {name}: {shown} (n={fig['n']}, {time.time() - t:.0f}s)")
     return out
 
 

@@ -169,3 +169,13 @@ def test_csv_reads_groups_and_splits_and_refuses_other_files(tmp_path: Path) -> 
         read_dataset(table, "csv")
     with pytest.raises(FakescopeError, match="needs a CSV"):
         read_dataset(tmp_path, "csv")
+
+
+def test_prefixes_keep_only_the_paths_under_them(tmp_path: Path) -> None:
+    touch(tmp_path, "a/x.mp4", "b/y.mp4", "c/z.mp4")
+    table = tmp_path / "list.csv"
+    table.write_text("path,label\na/x.mp4,real\nb/y.mp4,fake\nc/z.mp4,fake\n")
+    assert [it.path.name for it in read_dataset(table, "csv", "b/")] == ["y.mp4"]
+    assert [it.path.name for it in read_dataset(table, "csv", ["a/", "c/"])] == ["x.mp4", "z.mp4"]
+    with pytest.raises(FakescopeError, match="nothing under 'd/'"):
+        read_dataset(table, "csv", "d/")

@@ -132,6 +132,31 @@ def check_export(folder: Path, model: Path, cache: Path) -> None:
     assert "3 epoch(s) run" in card and "25% of each batch self-blended pseudo-fakes" in card
 
 
+def test_evaluate_videos_keeps_to_only_and_lists_each_video(tmp_path: Path, demo_media: dict[str, Path],
+                                                           tiny_model_path: Path, capsys: pytest.CaptureFixture
+                                                           ) -> None:
+    """The same clip labelled real and fake: one of the two must be on the wrong side of the threshold, and
+    the clip under extra/ is left out by --only."""
+    import shutil
+
+    for rel in ("real/a.mp4", "fake/b.mp4", "extra/c.mp4"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        shutil.copy(demo_media["clip"], tmp_path / rel)
+    table = tmp_path / "list.csv"
+    table.write_text("path,label\nreal/a.mp4,real\nfake/b.mp4,fake\nextra/c.mp4,fake\n")
+    run(capsys, "evaluate", tiny_model_path, table, "--only", "real/", "--only", "fake/", "--frames", "4",
+        "--out", tmp_path / "eval")
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["only"] == ["real/", "fake/"] and report["overall"]["video"]["n"] == 2
+    assert [(Path(f["path"]).name, f["label"]) for f in report["files"]] == [("b.mp4", "fake"), ("a.mp4", "real")]
+    p_fake, p_real = (f["probability"] for f in report["files"])
+    assert p_fake == pytest.approx(p_real)
+    md = (tmp_path / "eval" / "report.md").read_text()
+    assert "only paths starting with `real/`, `fake/`" in md and "wrong side of the threshold (1 of 2)" in md
+    assert main(["evaluate", str(tiny_model_path), str(table), "--only", "elsewhere/"]) == 1
+    assert "nothing under 'elsewhere/'" in capsys.readouterr().err
+
+
 def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for args, words in ((("prepare", tmp_path / "none", "--format", "ffpp", "--out", tmp_path / "c"), "no such file"),
                         (("evaluate", tmp_path / "m.safetensors", tmp_path), "not found"),

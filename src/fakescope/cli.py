@@ -55,7 +55,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.report import evaluate
 
     report = evaluate(args.model, args.source, args.out, fmt=args.format, split=args.split, limit=args.limit,
-                      num_frames=args.frames, progress=sys.stderr.isatty())
+                      num_frames=args.frames, progress=sys.stderr.isatty(), prefix=args.only)
     for level, r in report["overall"].items():
         print(f"{level}-level: ROC AUC {r['auc']:.4f}, AP {r['ap']:.4f}, EER {r['eer']:.4f}, "
               f"accuracy {r['accuracy']:.4f} at threshold {r['threshold']:.3f} (n={r['n']})")
@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a classifier on labelled face crops")
     p.add_argument("crops", help="folder with real/ and fake/, or a CSV with path,label[,group][,split]")
     p.add_argument("--out", default="runs/train", help="output folder (checkpoints, history, curves)")
-    p.add_argument("--only", metavar="PREFIX", help="use only CSV rows whose path starts with PREFIX")
+    p.add_argument("--only", metavar="PREFIX", action="append",
+                   help="use only CSV rows whose path starts with PREFIX (repeatable)")
     p.add_argument("--model", default="efficientnet_lite0")
     p.add_argument("--input-size", type=int, default=128)
     p.add_argument("--epochs", type=int, default=6)
@@ -256,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", type=float, default=0.15, help="share for validation (default 0.15)")
     p.add_argument("--test", type=float, default=0.15, help="share for test (default 0.15)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", metavar="PREFIX", help="only files whose path in the dataset starts with PREFIX")
+    p.add_argument("--only", metavar="PREFIX", action="append",
+                   help="only files whose path in the dataset starts with PREFIX (repeatable)")
     p.add_argument("--detect-in-images", action="store_true",
                    help="images are whole pictures: find and crop their faces (default: they are crops)")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -271,12 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/evaluate", help="where report.json, report.md and PNGs go")
     p.add_argument("--limit", type=int, default=0, help="score at most this many crops or files")
     p.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32, as scan)")
+    p.add_argument("--only", metavar="PREFIX", action="append",
+                   help="only files whose path in the dataset or cache starts with PREFIX (repeatable)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("eda", help="look for shortcuts in labelled crops (size, JPEG quality, framing)")
     p.add_argument("source", help="a prepared cache, a folder of real/ and fake/, or a CSV")
     p.add_argument("--out", default="runs/eda")
-    p.add_argument("--only", metavar="PREFIX", help="use only CSV rows whose path starts with PREFIX")
+    p.add_argument("--only", metavar="PREFIX", action="append",
+                   help="use only CSV rows whose path starts with PREFIX (repeatable)")
     p.add_argument("--limit", type=int, default=2000, help="crops looked at per class (default 2000)")
     p.set_defaults(func=_cmd_eda)
 

@@ -52,9 +52,11 @@ def parse_label(value: str, where: str) -> int:
         raise FakescopeError(f"{where}: label must be real/fake or 0/1, got {value!r}") from None
 
 
-def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
-    """Rows whose path is not an image (videos listed in the same table) are left out."""
+def read_crop_csv(csv_path: Path, prefix: str | Sequence[str] | None = None) -> list[CropItem]:
+    """Rows whose path is not an image (videos listed in the same table) are left out, and with `prefix`
+    those whose path does not start with it (or one of them)."""
     root = csv_path.parent
+    prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix or ())
     items = []
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:  # -sig: spreadsheets start with a BOM
         reader = csv.DictReader(fh)
@@ -62,7 +64,7 @@ def read_crop_csv(csv_path: Path, prefix: str | None = None) -> list[CropItem]:
             raise FakescopeError(f"{csv_path}: needs at least the columns path,label")
         for line, row in enumerate(reader, start=2):
             rel = row["path"]
-            if prefix and not rel.startswith(prefix):
+            if prefixes and not rel.startswith(prefixes):
                 continue
             if Path(rel).suffix.lower() not in IMAGE_SUFFIXES:
                 continue
@@ -91,7 +93,7 @@ def read_crop_folder(root: Path) -> list[CropItem]:
     return items
 
 
-def read_crops(source: str | Path, prefix: str | None = None) -> list[CropItem]:
+def read_crops(source: str | Path, prefix: str | Sequence[str] | None = None) -> list[CropItem]:
     source = Path(source)
     if source.is_dir() and (source / MANIFEST).is_file():
         items = read_crop_csv(source / MANIFEST, prefix)

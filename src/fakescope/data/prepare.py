@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -195,20 +195,9 @@ def _run(todo: list[SourceItem], opts: PrepareOptions, cache: Path) -> Iterator[
             yield fut.result()
 
 
-def _under(items: list[SourceItem], root: Path, prefix: str | None) -> list[SourceItem]:
-    """Items whose path, relative to the dataset (the CSV's folder for a CSV), starts with `prefix`."""
-    if not prefix:
-        return items
-    base = root.parent if root.is_file() else root
-    chosen = [it for it in items if it.path.relative_to(base).as_posix().startswith(prefix)]
-    if not chosen:
-        raise FakescopeError(f"{root}: nothing under {prefix!r}")
-    return chosen
-
-
 def prepare(root: str | Path, fmt: str, out: str | Path, opts: PrepareOptions | None = None,
-            progress: bool = True, log: Callable[[str], None] = print, prefix: str | None = None
-            ) -> PrepareSummary:
+            progress: bool = True, log: Callable[[str], None] = print,
+            prefix: str | Sequence[str] | None = None) -> PrepareSummary:
     """Read the dataset at `root` (layout `fmt`; only paths starting with `prefix`), crop every face, and
     write the cache at `out`."""
     from tqdm import tqdm
@@ -216,7 +205,7 @@ def prepare(root: str | Path, fmt: str, out: str | Path, opts: PrepareOptions | 
     opts = opts or PrepareOptions()
     cache = Path(out)
     root = Path(root).resolve()
-    items = _subset(_under(read_dataset(root, fmt), root, prefix), opts.limit, opts.seed)
+    items = _subset(read_dataset(root, fmt, prefix), opts.limit, opts.seed)
     if opts.detect_in_images:
         items = [replace(it, kind=MEDIA) for it in items]
     settings = {"format": fmt, "root": str(root), **{k: getattr(opts, k) for k in CROP_SETTINGS}}

@@ -93,7 +93,7 @@ def face_statistics(by_class: dict[str, list[CropItem]], size: int
 
 
 def explore(source: str | Path, out: str | Path, limit: int = 2000, size: int = 128,
-            prefix: str | None = None) -> dict:
+            prefix: str | Sequence[str] | None = None) -> dict:
     """Write eda.json, eda.md, faces.png and distributions.png for the crops at `source` (a cache, a
     folder of real/ and fake/, or a CSV); at most `limit` crops per class are looked at."""
     items = read_crops(source, prefix)

@@ -57,6 +57,7 @@ class Evaluation:
     frame: Scores = field(default_factory=Scores)
     video: Scores = field(default_factory=Scores)
     unscored: list[str] = field(default_factory=list)  # videos with no face or an error: one line each
+    files: list[dict] = field(default_factory=list)  # each scanned video's verdict, to see which were wrong
     frames_per_video: float = 0.0
 
 
@@ -92,6 +93,8 @@ def score_video_items(clf: FaceClassifier, items: Sequence[SourceItem], ev: Eval
             for s in person.scores:
                 ev.frame.add(it.label, s, it.dataset, it.method)
         ev.video.add(it.label, result.probability, it.dataset, it.method)
+        ev.files.append({"path": str(it.path), "label": "fake" if it.label else "real", "dataset": it.dataset,
+                         "method": it.method, "probability": round(result.probability, 6)})
 
 
 def _as_crop(it: SourceItem) -> CropItem:
@@ -109,19 +112,21 @@ def _select(items: list, split: str | None, split_of: Callable[[object], str]) -
 
 
 def collect(clf: FaceClassifier, source: str | Path, fmt: str | None = None, split: str | None = None,
-            limit: int = 0, num_frames: int = 32, progress: bool = False) -> Evaluation:
+            limit: int = 0, num_frames: int = 32, progress: bool = False,
+            prefix: str | Sequence[str] | None = None) -> Evaluation:
     """Score `source`: a prepared cache (default split: test), or a dataset in layout `fmt` (default: a
-    folder of real/ and fake/, or a CSV) whose crops are scored as crops and videos as scan would."""
+    folder of real/ and fake/, or a CSV) whose crops are scored as crops and videos as scan would. With
+    `prefix`, only the files whose path in the dataset (or cache) starts with it, or one of them."""
     from tqdm import tqdm
 
     source = Path(source)
     ev = Evaluation()
     if fmt is None and source.is_dir() and (source / MANIFEST).is_file():
-        crops = _select(read_crops(source), split or "test", lambda it: it.split)
+        crops = _select(read_crops(source, prefix), split or "test", lambda it: it.split)
         score_crop_items(clf, spread(crops, limit), ev)
     else:
         fmt = fmt or ("csv" if source.suffix.lower() == ".csv" else "folder")
-        items = spread(_select(read_dataset(source, fmt), split, lambda it: it.official_split), limit)
+        items = spread(_select(read_dataset(source, fmt, prefix), split, lambda it: it.official_split), limit)
         crops = [_as_crop(it) for it in items if it.kind == CROP]
         videos = [it for it in items if it.kind != CROP]
         if crops:
@@ -157,7 +162,8 @@ def _breakdowns(ev: Evaluation, threshold: float) -> tuple[dict, dict]:
     return dict(by_dataset), {d: dict(m) for d, m in by_method.items()}
 
 
-def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | None) -> dict:
+def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | None,
+                 prefix: str | Sequence[str] | None = None) -> dict:
     threshold = clf.config.threshold
     by_dataset, by_method = _breakdowns(ev, threshold)
     overall = {level: _level_report(np.asarray(getattr(ev, level).labels), np.asarray(getattr(ev, level).probs),
@@ -169,9 +175,10 @@ def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | 
     if ev.unscored:
         notes.append(f"{len(ev.unscored)} file(s) could not be scored and are left out of every figure")
     return {"schema": SCHEMA, "model": str(clf.source or clf.config.name), "source": str(source),
-            "split": split or "", "threshold": threshold, "frames_per_video": round(ev.frames_per_video, 2),
+            "split": split or "", "only": [prefix] if isinstance(prefix, str) else list(prefix or ()),
+            "threshold": threshold, "frames_per_video": round(ev.frames_per_video, 2),
             "overall": overall, "by_dataset": by_dataset, "by_method": by_method, "reliability": reliability,
-            "unscored": ev.unscored, "notes": notes}
+            "files": ev.files, "unscored": ev.unscored, "notes": notes}
 
 
 def _fmt(v) -> str:
@@ -190,6 +197,7 @@ def to_markdown(report: dict) -> str:
             "| recall | specificity |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [f"# Evaluation of `{report['model']}`", "",
              f"Source `{report['source']}`" + (f", split `{report['split']}`" if report["split"] else "")
+             + (f", only paths starting with {', '.join(f'`{o}`' for o in report['only'])}" if report["only"] else "")
              + f". Threshold {report['threshold']:.3f} (the model's) for accuracy, precision, recall and "
              "specificity. Frame level: each face crop scored alone. Video level: per person the mean over its "
              "frames, then the most suspicious person, as `fakescope scan` does.", ""]
@@ -203,6 +211,13 @@ def to_markdown(report: dict) -> str:
         lines += ["## Per manipulation method (its fakes against all reals of its dataset)", "", head]
         lines += [_row(f"{d} / {m}", r[lv]) for d, ms in report["by_method"].items() for m, r in ms.items()
                   for lv in LEVELS] + [""]
+    threshold = report["threshold"]
+    wrong = [f for f in report["files"] if (f["probability"] >= threshold) != (f["label"] == "fake")]
+    if report["files"]:
+        lines += [f"## Videos on the wrong side of the threshold ({len(wrong)} of {len(report['files'])})", ""]
+        lines += ["| video | label | method | P(fake) |", "|---|---|---|---|"] if wrong else []
+        lines += [f"| `{f['path']}` | {f['label']} | {f['method'] or '-'} | {f['probability']:.3f} |"
+                  for f in sorted(wrong, key=lambda f: f["path"])] + [""]
     lines += ["Figures: `roc.png`, `pr.png` (frame and video level, per dataset), `reliability.png`.", ""]
     return "\n".join(lines)
 
@@ -243,12 +258,13 @@ def _plot(ev: Evaluation, report: dict, out: Path) -> None:
 
 
 def evaluate(model: str | Path, source: str | Path, out: str | Path, fmt: str | None = None,
-             split: str | None = None, limit: int = 0, num_frames: int = 32, progress: bool = False) -> dict:
+             split: str | None = None, limit: int = 0, num_frames: int = 32, progress: bool = False,
+             prefix: str | Sequence[str] | None = None) -> dict:
     """Score, then write report.json, report.md, roc.png, pr.png and reliability.png to `out`."""
     clf = FaceClassifier.load(model)
-    ev = collect(clf, source, fmt, split, limit, num_frames, progress)
+    ev = collect(clf, source, fmt, split, limit, num_frames, progress, prefix)
     is_cache = fmt is None and Path(source, MANIFEST).is_file()
-    report = build_report(ev, clf, str(source), split or ("test" if is_cache else None))
+    report = build_report(ev, clf, str(source), split or ("test" if is_cache else None), prefix)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

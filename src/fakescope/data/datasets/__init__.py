@@ -8,7 +8,7 @@ decoding, face detection and cropping happen once, in `fakescope.data.prepare`, 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +66,9 @@ def csv_rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, st
             yield line, dict(zip(header, (v.strip() for v in values)))
 
 
-def read_dataset(root: str | Path, fmt: str) -> list[SourceItem]:
-    """Every labelled file of the dataset at `root` in layout `fmt`, sorted by path."""
+def read_dataset(root: str | Path, fmt: str, prefix: str | Sequence[str] | None = None) -> list[SourceItem]:
+    """Every labelled file of the dataset at `root` in layout `fmt`, sorted by path; with `prefix`, only
+    those whose path relative to the dataset (the CSV's folder for a CSV) starts with it (or one of them)."""
     try:
         reader = _READERS[fmt]
     except KeyError:
@@ -78,6 +79,12 @@ def read_dataset(root: str | Path, fmt: str) -> list[SourceItem]:
     items = reader(root)
     if not items:
         raise FakescopeError(f"{root}: nothing labelled found for format {fmt!r} (is it the right layout?)")
+    if prefix:
+        prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+        base = root.parent if root.is_file() else root
+        items = [it for it in items if it.path.relative_to(base).as_posix().startswith(prefixes)]
+        if not items:
+            raise FakescopeError(f"{root}: nothing under {' or '.join(map(repr, prefixes))}")
     return sorted(items, key=lambda it: str(it.path))
 
 
