@@ -18,7 +18,7 @@ from fakescope.cli import main
 from fakescope.evaluate.eda import jpeg_quality
 from fakescope.evaluate.metrics import precision_recall_curve, reliability_bins
 from fakescope.evaluate.report import Evaluation, _breakdowns, video_probability
-from fakescope.models import FaceClassifier
+from fakescope.models import FaceClassifier, ModelConfig, create_model
 
 
 def make_faces(root: Path, astronaut: np.ndarray, n: int = 8) -> None:
@@ -102,14 +102,22 @@ def test_prepare_train_resume_evaluate_eda_export(tmp_path: Path, astronaut: np.
               tmp_path / "eval" / "report.json")
     check_export(tmp_path / "export", model, cache)
 
-    # Fine-tuning starts from the trained weights, not ImageNet's: with a zero learning rate they stay put.
-    run(capsys, "train", cache, "--out", tmp_path / "tuned", "--input-size", "64", "--batch-size", "4",
+    # Fine-tuning starts from the trained weights, not ImageNet's: with a zero learning rate they stay put,
+    # also at a higher input size (the convolutions and the pooled head do not depend on it).
+    run(capsys, "train", cache, "--out", tmp_path / "tuned", "--input-size", "96", "--batch-size", "4",
         "--epochs", "1", "--lr", "0", "--init", model)
     start, tuned = (FaceClassifier.load(p, backend="torch").module.state_dict()
                     for p in (model, tmp_path / "tuned" / "best.safetensors"))
     assert all(torch.equal(start[k], tuned[k]) for k in start if k.endswith("weight") and "_bn" not in k)
-    assert main(["train", str(cache), "--out", str(tmp_path / "bad"), "--input-size", "96", "--init", str(model)]) == 1
+    assert FaceClassifier.load(tmp_path / "tuned" / "best.safetensors").config.input_size == 96
+    assert main(["train", str(cache), "--out", str(tmp_path / "bad"), "--model", "efficientnet_lite2",
+                 "--init", str(model)]) == 1
     assert "--init" in capsys.readouterr().err
+    meso = create_model("meso4")  # its dense layer is sized by the input: another size cannot start from it
+    FaceClassifier(meso, ModelConfig.from_module("meso4", meso)).save(tmp_path / "meso.safetensors")
+    assert main(["train", str(cache), "--out", str(tmp_path / "bad"), "--model", "meso4", "--input-size", "128",
+                 "--init", str(tmp_path / "meso.safetensors")]) == 1
+    assert "do not fit meso4 at 128 px" in capsys.readouterr().err
 
 
 def check_export(folder: Path, model: Path, cache: Path) -> None:

@@ -24,8 +24,9 @@ def list_models() -> list[str]:
 
 def create_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
     """Build an architecture by name. `pretrained=True` loads the ImageNet (or published) weights that a
-    registry package bundles; nothing is downloaded. Every module has a `default_cfg` dict (input size,
-    normalisation) that the classifier uses to preprocess crops."""
+    registry package bundles; nothing is downloaded. Every factory takes `input_size` (static padding and
+    dense layers can depend on it), and every module has a `default_cfg` dict (input size, normalisation)
+    that the classifier uses to preprocess crops."""
     try:
         factory = _FACTORIES[name]
     except KeyError:

@@ -123,7 +123,7 @@ class FaceClassifier:
         except (SafetensorError, OSError, ValueError, TypeError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from None
         try:
-            module = create_model(config.arch, pretrained=False, **_arch_kwargs(config))
+            module = create_model(config.arch, pretrained=False, input_size=config.input_size)
             module.load_state_dict({k: v.float() for k, v in state.items()})
         except (RuntimeError, ValueError, TypeError) as exc:
             # torch lists every missing key on its own line: the CLI prints one line.
@@ -215,11 +215,6 @@ def check_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"device {name!r} asked for, but torch sees no CUDA GPU here: use --device cpu")
     return device
-
-
-def _arch_kwargs(config: ModelConfig) -> dict:
-    """Constructor arguments that the checkpoint's config implies (input size changes static padding)."""
-    return {"input_size": config.input_size} if config.arch.startswith("efficientnet") else {}
 
 
 def load_classifier(name_or_path: str | os.PathLike = DEFAULT_MODEL, backend: str = "auto",

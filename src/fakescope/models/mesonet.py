@@ -28,8 +28,11 @@ def _conv_block(cin: int, cout: int, kernel: int, pool: int) -> nn.Sequential:
 
 
 class Meso4(nn.Module):
-    def __init__(self) -> None:
+    """The published network at 256 px; another size (a multiple of 32) changes its first dense layer."""
+
+    def __init__(self, input_size: int = 256) -> None:
         super().__init__()
+        side = input_size // 32  # the four pools shrink 2 * 2 * 2 * 4 times
         self.features = nn.Sequential(
             _conv_block(3, 8, 3, 2),
             _conv_block(8, 8, 5, 2),
@@ -38,12 +41,12 @@ class Meso4(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Dropout(0.5),
-            nn.Linear(16 * 8 * 8, 16),
+            nn.Linear(16 * side * side, 16),
             nn.LeakyReLU(0.1),
             nn.Dropout(0.5),
             nn.Linear(16, 1),
         )
-        self.default_cfg = {"input_size": 256, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+        self.default_cfg = {"input_size": input_size, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
@@ -90,8 +93,8 @@ def load_keras_weights(model: Meso4, h5_path: str | Path) -> None:
 
 
 @register_model
-def meso4(pretrained: bool = False, weights: str | Path | None = None) -> nn.Module:
-    model = Meso4()
+def meso4(pretrained: bool = False, weights: str | Path | None = None, input_size: int = 256) -> nn.Module:
+    model = Meso4(input_size)
     if pretrained or weights is not None:
         if weights is None:
             raise ModelError("MesoNet weights are not bundled: pass weights=PATH to the published .h5 file")

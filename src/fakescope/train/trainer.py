@@ -209,11 +209,17 @@ def _load_state(out_dir: Path, clf: FaceClassifier, config: TrainConfig, opt, pl
 
 
 def _load_init(module: torch.nn.Module, config: TrainConfig) -> None:
+    """Start from a trained model of the same family. Another input size is fine where the weights do not
+    depend on it (a convolutional net with global pooling: fine-tuning at a higher resolution), and refused
+    where they do (MesoNet's dense layer)."""
     start = FaceClassifier.load(config.init, backend="torch")
-    if (start.config.arch, start.config.input_size) != (config.model, config.input_size):
-        raise FakescopeError(f"--init {config.init} is {start.config.arch} at {start.config.input_size} px; "
-                             f"this run is {config.model} at {config.input_size} px")
-    module.load_state_dict(start.module.state_dict())
+    if start.config.arch != config.model:
+        raise FakescopeError(f"--init {config.init} is {start.config.arch}; this run is {config.model}")
+    try:
+        module.load_state_dict(start.module.state_dict())
+    except RuntimeError:
+        raise FakescopeError(f"--init {config.init} was trained at {start.config.input_size} px and its weights "
+                             f"do not fit {config.model} at {config.input_size} px") from None
 
 
 def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropItem], config: TrainConfig,
