@@ -88,7 +88,7 @@ def main() -> None:
             "stages": training_stages(args.run),
         },
         "notes": args.note,
-        "figures": measure_with_baseline(FaceClassifier.load(dest), args.data, args.mesonet, print),
+        "figures": measure_with_baseline(FaceClassifier.load(dest), args.data, args.mesonet, print, args.name),
     }
     card_path = WEIGHTS_DIR / f"{args.name}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n")
