@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from fakescope.cli import main
+from fakescope.data import read_crops
 from fakescope.evaluate.eda import jpeg_quality
 from fakescope.evaluate.metrics import precision_recall_curve, reliability_bins
 from fakescope.evaluate.report import Evaluation, _breakdowns, video_probability
@@ -118,6 +119,15 @@ def test_prepare_train_resume_evaluate_eda_export(tmp_path: Path, astronaut: np.
     assert main(["train", str(cache), "--out", str(tmp_path / "bad"), "--model", "meso4", "--input-size", "128",
                  "--init", str(tmp_path / "meso.safetensors")]) == 1
     assert "do not fit meso4 at 128 px" in capsys.readouterr().err
+
+    # --reals-only: the train side's fakes are left out (val keeps them); without pseudo-fakes nothing is fake.
+    reals = sum(it.label == 0 and it.split == "train" for it in read_crops(cache))
+    run(capsys, "train", cache, "--out", tmp_path / "reals", "--input-size", "64", "--batch-size", "4",
+        "--epochs", "1", "--reals-only", "--pseudo-fakes", "0.5")
+    reals_run = json.loads((tmp_path / "reals" / "history.json").read_text())
+    assert reals_run["n_train"] == reals and reals_run["n_val"] == sum(it.split == "val" for it in read_crops(cache))
+    assert main(["train", str(cache), "--out", str(tmp_path / "bad"), "--reals-only"]) == 1
+    assert "no fakes to learn from" in capsys.readouterr().err
 
 
 def check_export(folder: Path, model: Path, cache: Path) -> None:

@@ -22,6 +22,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         rng = random.Random(args.seed)
         train_items = rng.sample(train_items, min(args.limit, len(train_items)))
         val_items = rng.sample(val_items, min(max(2, args.limit // 4), len(val_items)))
+    if args.reals_only:  # val keeps its fakes: the model is still chosen on real manipulations
+        train_items = [it for it in train_items if it.label == 0]
     if args.extra_reals:
         train_items = train_items + read_extra_reals(args.extra_reals)
     # A cache knows the crop policy it was cut with; the model must be told, or scan would crop differently.
@@ -231,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of each batch made of self-blended pseudo-fakes of real crops (default 0)")
     p.add_argument("--extra-reals", metavar="DIR_OR_CSV", help="more real crops for training (a cache, a CSV, "
                    "or a folder of images)")
+    p.add_argument("--reals-only", action="store_true",
+                   help="leave the train side's fakes out: with --pseudo-fakes, the only fakes the model sees are "
+                   "self-blended (val keeps its fakes)")
     p.add_argument("--freeze-epochs", type=int, default=0, help="epochs that train the head alone (default 0)")
     p.add_argument("--balance", default="weight", choices=["weight", "sample", "none"],
                    help="even out the classes by loss weight (default), oversampling, or not at all")
