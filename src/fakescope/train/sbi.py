@@ -18,18 +18,15 @@ import cv2
 import numpy as np
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # the paper's: mostly opaque, sometimes a faint blend
-LOWER_FACE_SHARE = 0.3  # masks that leave the eyes and brows out (see face_hull)
 
 
 def _odd(x: float) -> int:
     return max(3, int(x) // 2 * 2 + 1)
 
 
-def face_hull(landmarks: np.ndarray, rng: np.random.Generator, lower: bool = False) -> np.ndarray:
+def face_hull(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Polygon around the face from 5 landmarks in pixels (right eye, left eye, nose, mouth corners):
-    brows above the eyes, temples, cheeks, jaw and chin, each pushed out by a random amount. With `lower`,
-    only the part below the eyes (nose, cheeks, mouth, chin): where re-enactment methods such as Face2Face
-    and NeuralTextures paste their rendering, so a blend there must be found without the eyes' boundary."""
+    brows above the eyes, temples, cheeks, jaw and chin, each pushed out by a random amount."""
     eye_r, eye_l, nose, mouth_r, mouth_l = np.asarray(landmarks, np.float64).reshape(5, 2)
     eyes, mouth = (eye_r + eye_l) / 2, (mouth_r + mouth_l) / 2
     d = max(np.linalg.norm(mouth - eyes), 1.0)
@@ -39,13 +36,9 @@ def face_hull(landmarks: np.ndarray, rng: np.random.Generator, lower: bool = Fal
     def s() -> float:
         return rng.uniform(0.85, 1.1)
 
-    if lower:
-        top = nose - 0.3 * d * s() * down
-        upper = [top - 0.6 * iod * s() * across, top + 0.6 * iod * s() * across]
-    else:
-        upper = [eye_r - 0.6 * d * s() * down - 0.2 * iod * across, eye_l - 0.6 * d * s() * down + 0.2 * iod * across,
-                 eye_r - 0.5 * iod * s() * across, eye_l + 0.5 * iod * s() * across]
-    points = upper + [
+    points = [
+        eye_r - 0.6 * d * s() * down - 0.2 * iod * across, eye_l - 0.6 * d * s() * down + 0.2 * iod * across,
+        eye_r - 0.5 * iod * s() * across, eye_l + 0.5 * iod * s() * across,
         nose - 0.85 * iod * s() * across, nose + 0.85 * iod * s() * across,
         mouth_r - 0.35 * iod * s() * across + 0.35 * d * s() * down,
         mouth_l + 0.35 * iod * s() * across + 0.35 * d * s() * down,
@@ -60,7 +53,7 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.rand
     h, w = shape
     hard = np.zeros((h, w), np.uint8)
     if landmarks is not None:
-        cv2.fillConvexPoly(hard, face_hull(landmarks, rng, lower=rng.random() < LOWER_FACE_SHARE), 1)
+        cv2.fillConvexPoly(hard, face_hull(landmarks, rng), 1)
     else:  # the crop policy centres the face; its box spans about 1/margin of the crop
         axes = (int(w * 0.36 * rng.uniform(0.85, 1.0)), int(h * 0.44 * rng.uniform(0.85, 1.0)))
         cv2.ellipse(hard, (w // 2, int(h * 0.53)), axes, rng.uniform(-10, 10), 0, 360, 1, -1)
