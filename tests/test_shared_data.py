@@ -70,3 +70,17 @@ def test_real_videos_scan_end_to_end(folder: str, shared_data: Path, tiny_model_
     assert file.kind == "video" and file.frames_sampled == 16 and file.persons
     assert max(len(p.frames) for p in file.persons) >= 8, "the main face was lost in most frames"
     check_schema(result.to_json())
+
+
+def test_the_model_cards_ffpp_figure_is_an_evaluate_run(shared_data: Path, tiny_model_path: Path) -> None:
+    """The card's cross-dataset figure is `evaluate --split crossval --only ffpp-faces/` on the table: the
+    FF++ crops only, with the four methods broken out."""
+    from fakescope.evaluate.report import build_report, collect
+    from fakescope.models import FaceClassifier
+
+    clf = FaceClassifier.load(tiny_model_path)
+    ev = collect(clf, shared_data / "labels.csv", "csv", "crossval", limit=200, prefix="ffpp-faces/")
+    report = build_report(ev, clf, "labels.csv", "crossval", "ffpp-faces/")
+    assert report["overall"]["frame"]["n"] == 200 and report["only"] == ["ffpp-faces/"]
+    assert set(report["by_dataset"]) == {"FaceForensics++"}
+    assert set(report["by_method"]["FaceForensics++"]) == {"Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"}
