@@ -3,10 +3,10 @@
     python scripts/model_card.py default --out card.json      # any bundled name or .safetensors path
 
 Every figure is a `fakescope evaluate` run on ../shared/data/labels.csv, and the card records the command
-that gives it alone (for our model; MesoNet is built here from its published .h5). Frame level: dfdc-faces val split and ffpp-faces (cross-dataset, never trained on),
-each crop resized whole to the model's input. Video level: every video in videos/dfdc and videos/ffpp through
-the full scan pipeline (32 frames, YuNet, tracking, max over persons); videos/real-people, all real, gives a
-false-positive rate.
+that gives it alone (for our model; MesoNet is built here from its published .h5). Frame level: dfdc-faces
+val split and ffpp-faces (cross-dataset, never trained on), each crop resized whole to the model's input.
+Video level: every video in videos/dfdc and videos/ffpp through the full scan pipeline (32 frames, YuNet,
+tracking, max over persons); videos/real-people, all real, gives a false-positive rate.
 """
 
 from __future__ import annotations
