@@ -52,11 +52,16 @@ def parse_label(value: str, where: str) -> int:
         raise FakescopeError(f"{where}: label must be real/fake or 0/1, got {value!r}") from None
 
 
+def as_prefixes(prefix: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`--only` as given: one path prefix, several, or none."""
+    return (prefix,) if isinstance(prefix, str) else tuple(prefix or ())
+
+
 def read_crop_csv(csv_path: Path, prefix: str | Sequence[str] | None = None) -> list[CropItem]:
     """Rows whose path is not an image (videos listed in the same table) are left out, and with `prefix`
     those whose path does not start with it (or one of them)."""
     root = csv_path.parent
-    prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix or ())
+    prefixes = as_prefixes(prefix)
     items = []
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:  # -sig: spreadsheets start with a BOM
         reader = csv.DictReader(fh)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.data.crops import MANIFEST, CropItem, read_crops
+from fakescope.data.crops import MANIFEST, CropItem, as_prefixes, read_crops
 from fakescope.data.datasets import CROP, SourceItem, read_dataset
 from fakescope.data.split import spread
 from fakescope.errors import FakescopeError
@@ -175,7 +175,7 @@ def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | 
     if ev.unscored:
         notes.append(f"{len(ev.unscored)} file(s) could not be scored and are left out of every figure")
     return {"schema": SCHEMA, "model": str(clf.source or clf.config.name), "source": str(source),
-            "split": split or "", "only": [prefix] if isinstance(prefix, str) else list(prefix or ()),
+            "split": split or "", "only": list(as_prefixes(prefix)),
             "threshold": threshold, "frames_per_video": round(ev.frames_per_video, 2),
             "overall": overall, "by_dataset": by_dataset, "by_method": by_method, "reliability": reliability,
             "files": ev.files, "unscored": ev.unscored, "notes": notes}

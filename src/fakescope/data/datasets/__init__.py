@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakescope.data.crops import as_prefixes
 from fakescope.errors import FakescopeError
 
 # Separates the keys of a group: a crop whose group is "ffpp:000|ffpp:003" shares a side of every split with
@@ -79,8 +80,8 @@ def read_dataset(root: str | Path, fmt: str, prefix: str | Sequence[str] | None 
     items = reader(root)
     if not items:
         raise FakescopeError(f"{root}: nothing labelled found for format {fmt!r} (is it the right layout?)")
-    if prefix:
-        prefixes = (prefix,) if isinstance(prefix, str) else tuple(prefix)
+    prefixes = as_prefixes(prefix)
+    if prefixes:
         base = root.parent if root.is_file() else root
         items = [it for it in items if it.path.relative_to(base).as_posix().startswith(prefixes)]
         if not items:
