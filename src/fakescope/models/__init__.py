@@ -1,5 +1,16 @@
 """Classifier models, created by name (as in timm): each family lives in its own file and registers
-its factories here, so adding a backbone touches one file."""
+its factories here, so adding a backbone touches one file.
+
+Every registered model has the same small interface, which the trainer, the exporter and the evidence
+step use instead of any one library's attributes (tests/test_models.py checks it for every entry):
+
+- `forward_features(x)`: (B, C, H, W) feature map for a CNN, or (B, P + N, D) tokens for a ViT whose
+  first P (`default_cfg["num_prefix_tokens"]`) are not patches and whose N patches form a square grid;
+- `forward_head(features, pre_logits=False)`: the fake logit (B, 1), or the pooled vector it is read from;
+- `forward(x) == forward_head(forward_features(x))`;
+- `default_cfg`: input size, mean and std of the preprocessing, and `head`, the attribute name of the
+  classification head module (what `--freeze-epochs` leaves trainable).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +33,11 @@ def list_models() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def head_module(module: nn.Module) -> nn.Module:
+    """The classification head named in the model's `default_cfg`."""
+    return getattr(module, module.default_cfg["head"])
+
+
 def create_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
     """Build an architecture by name. `pretrained=True` loads the ImageNet (or published) weights that a
     registry package bundles; nothing is downloaded. Every factory takes `input_size` (static padding and
@@ -38,4 +54,5 @@ def create_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
 from fakescope.models import efficientnet_lite, mesonet, mobilenetv2  # noqa: F401
 from fakescope.models.classifier import FaceClassifier, ModelConfig, load_classifier
 
-__all__ = ["FaceClassifier", "ModelConfig", "create_model", "list_models", "load_classifier", "register_model"]
+__all__ = ["FaceClassifier", "ModelConfig", "create_model", "head_module", "list_models", "load_classifier",
+           "register_model"]

@@ -31,8 +31,24 @@ def _imagenet_weights(variant: str) -> str:
     raise NotImplementedError(f"no bundled ImageNet weights for efficientnet-{variant}")
 
 
+class EfficientNetLite(EfficientNet):
+    """The library's network with fakescope's model interface; its module names (and so every checkpoint's
+    keys) are unchanged."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional feature map, (B, 1280, H/32, W/32)."""
+        return self.extract_features(x)
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        pooled = self._avg_pooling(features).flatten(1)
+        return pooled if pre_logits else self._fc(self._dropout(pooled))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
 def _efficientnet_lite(variant: str, pretrained: bool, input_size: int, drop_rate: float) -> nn.Module:
-    model = EfficientNet.from_name(
+    model = EfficientNetLite.from_name(
         f"efficientnet-{variant}", num_classes=1, image_size=input_size, dropout_rate=drop_rate
     )
     if pretrained:
@@ -40,7 +56,7 @@ def _efficientnet_lite(variant: str, pretrained: bool, input_size: int, drop_rat
         state = torch.load(_imagenet_weights(variant), map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
         model.load_state_dict(state, strict=False)
-    model.default_cfg = {"input_size": input_size, "mean": TFLITE_MEAN, "std": TFLITE_STD}
+    model.default_cfg = {"input_size": input_size, "mean": TFLITE_MEAN, "std": TFLITE_STD, "head": "_fc"}
     return model
 
 

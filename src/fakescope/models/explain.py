@@ -1,16 +1,20 @@
 """Where the model looked: Grad-CAM heatmaps for face crops, and an overlay a person can read.
 
-Grad-CAM (Selvaraju et al. 2017) weights each channel of the last convolutional feature map by the mean
-gradient of the "fake" logit with respect to it, sums, and keeps the positive part: the regions that pushed
-the score towards FAKE. It runs on the classifier's torch module (ONNX Runtime gives no gradients), and only
-through the head for EfficientNets: their backbone runs once without autograd, so a heatmap costs about one
-forward pass. Models laid out like torchvision's (a `features` module) run their own forward instead.
+Grad-CAM (Selvaraju et al. 2017) weights each channel of the last feature map by the mean gradient of the
+"fake" logit with respect to it, sums, and keeps the positive part: the regions that pushed the score towards
+FAKE. It runs on the classifier's torch module (ONNX Runtime gives no gradients) through the model interface
+every registered backbone has (see fakescope.models): `forward_features` runs once without autograd and only
+`forward_head` is differentiated, so a heatmap costs about one forward pass. A ViT's patch tokens are the
+same thing laid out as a sequence: they are put back on their square grid (its prefix tokens, such as CLS,
+left out), so one method serves CNNs and transformers.
 
     >>> heat = gradcam(classifier, crops)          # (N, S, S) float32 in [0, 1]
     >>> overlay_heatmap(crops[0], heat[0])         # (S, S, 3) uint8 RGB, the crop tinted by the heatmap
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -20,26 +24,26 @@ from torch import nn
 from fakescope.models.classifier import FaceClassifier
 
 
+def _feature_grid(features: torch.Tensor, num_prefix_tokens: int) -> torch.Tensor:
+    """(B, C, H, W) as it is, or ViT tokens (B, P + N, D) as a (B, D, sqrt N, sqrt N) map of the patches."""
+    if features.ndim == 4:
+        return features
+    if features.ndim != 3:
+        raise TypeError(f"Grad-CAM needs a feature map or tokens, got features of shape {tuple(features.shape)}")
+    patches = features[:, num_prefix_tokens:]
+    side = math.isqrt(patches.shape[1])
+    if side * side != patches.shape[1]:
+        raise TypeError(f"{patches.shape[1]} patch tokens do not form a square grid")
+    return patches.transpose(1, 2).reshape(features.shape[0], features.shape[2], side, side)
+
+
 def _features_and_logits(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(last convolutional feature map, fake logit per crop), the logits differentiable w.r.t. the map.
-    Call with autograd enabled."""
-    if hasattr(module, "extract_features") and hasattr(module, "_fc"):
-        # EfficientNet family: the backbone runs without autograd, only the head is differentiated.
-        with torch.no_grad():
-            features = module.extract_features(x)
-        features.requires_grad_(True)
-        pooled = module._avg_pooling(features).flatten(1)
-        return features, module._fc(module._dropout(pooled)).reshape(-1)
-    if isinstance(getattr(module, "features", None), nn.Module):
-        # torchvision layout (MobileNetV2, Meso4): the model's own forward, its `features` output captured.
-        captured: list[torch.Tensor] = []
-        handle = module.features.register_forward_hook(lambda _m, _i, out: captured.append(out))
-        try:
-            logits = module(x).reshape(-1)
-        finally:
-            handle.remove()
-        return captured[-1], logits
-    raise TypeError(f"Grad-CAM does not know where {type(module).__name__} keeps its feature map")
+    """(features from `forward_features`, fake logit per crop), the logits differentiable w.r.t. the
+    features. Call with autograd enabled."""
+    with torch.no_grad():
+        features = module.forward_features(x)
+    features.requires_grad_(True)
+    return features, module.forward_head(features).reshape(-1)
 
 
 def gradcam(classifier: FaceClassifier, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -60,6 +64,8 @@ def gradcam(classifier: FaceClassifier, crops: np.ndarray, batch_size: int = 32)
         with torch.enable_grad():
             features, logits = _features_and_logits(module, x)
             (grads,) = torch.autograd.grad(logits.sum(), features)
+        prefix = module.default_cfg.get("num_prefix_tokens", 0)
+        features, grads = _feature_grid(features, prefix), _feature_grid(grads, prefix)
         weights = grads.mean(dim=(2, 3), keepdim=True)
         cams = torch.relu((weights * features).sum(dim=1)).detach().cpu().numpy()
         for j, cam in enumerate(cams):

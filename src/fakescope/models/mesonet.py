@@ -46,13 +46,21 @@ class Meso4(nn.Module):
             nn.Dropout(0.5),
             nn.Linear(16, 1),
         )
-        self.default_cfg = {"input_size": input_size, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+        self.default_cfg = {"input_size": input_size, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0),
+                            "head": "classifier"}
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        # Keras flattens channels-last; keep its order so the dense weights line up.
+        x = features.permute(0, 2, 3, 1).flatten(1)
+        if pre_logits:
+            return x
+        return -self.classifier(x)  # published output is P(real): negate to get the fake logit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        # Keras flattens channels-last; keep its order so the dense weights line up.
-        x = x.permute(0, 2, 3, 1).flatten(1)
-        return -self.classifier(x)  # published output is P(real): negate to get the fake logit
+        return self.forward_head(self.forward_features(x))
 
 
 def load_keras_weights(model: Meso4, h5_path: str | Path) -> None:

@@ -62,9 +62,15 @@ class MobileNetV2(nn.Module):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        pooled = nn.functional.adaptive_avg_pool2d(features, 1).flatten(1)
+        return pooled if pre_logits else self.classifier(pooled)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
-        return self.classifier(x)
+        return self.forward_head(self.forward_features(x))
 
 
 def imagenet_weights_path() -> Path:
@@ -86,5 +92,5 @@ def mobilenet_v2(pretrained: bool = False, input_size: int = 128, drop_rate: flo
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or set(missing) != {"classifier.1.weight", "classifier.1.bias"}:
             raise ModelError(f"{WEIGHTS_FILE} does not match MobileNetV2 (unexpected {unexpected[:3]})")
-    model.default_cfg = {"input_size": input_size, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    model.default_cfg = {"input_size": input_size, "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "head": "classifier"}
     return model

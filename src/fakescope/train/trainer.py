@@ -27,7 +27,7 @@ from fakescope.data import CropItem, load_crop_images, read_crops
 from fakescope.data.crops import IMAGE_SUFFIXES, MANIFEST
 from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import expected_calibration_error, fit_temperature, log_loss, roc_auc
-from fakescope.models import FaceClassifier, ModelConfig, create_model
+from fakescope.models import FaceClassifier, ModelConfig, create_model, head_module
 from fakescope.models.classifier import check_device
 from fakescope.train.augment import augment
 from fakescope.train.sbi import self_blend
@@ -137,17 +137,9 @@ def fake_share(labels: np.ndarray, config: TrainConfig) -> float:
     return (n_sbi + n_items * q) / (n_items + n_sbi)
 
 
-def _head(module: torch.nn.Module) -> torch.nn.Module:
-    """The classification head: the network's last linear layer (every registered backbone ends in one)."""
-    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise FakescopeError("cannot freeze the backbone: the model has no linear head")
-    return linears[-1]
-
-
 def _set_trainable(module: torch.nn.Module, frozen_backbone: bool) -> None:
     """Train mode; with a frozen backbone only the head learns, and batch norm keeps its ImageNet statistics."""
-    head = {id(p) for p in _head(module).parameters()}
+    head = {id(p) for p in head_module(module).parameters()}
     for p in module.parameters():
         p.requires_grad = not frozen_backbone or id(p) in head
     module.train()
