@@ -51,7 +51,7 @@ def create_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
 
 
 # Families register themselves on import.
-from fakescope.models import efficientnet_lite, mesonet, mobilenetv2  # noqa: F401
+from fakescope.models import efficientnet_lite, mesonet, mobilenetv2, vit_dinov2  # noqa: F401
 from fakescope.models.classifier import FaceClassifier, ModelConfig, load_classifier
 
 __all__ = ["FaceClassifier", "ModelConfig", "create_model", "head_module", "list_models", "load_classifier",
