@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from fakescope.data import CropItem, grouped_split, load_crop_images, read_crops, train_val
+from fakescope.data.datasets import CROP, read_dataset
 from fakescope.errors import FakescopeError
 
 
@@ -65,9 +66,32 @@ def test_csv_with_split_and_extra_columns(tmp_path: Path) -> None:
 
 
 def test_csv_without_split_or_group(tmp_path: Path) -> None:
+    """Without a group column each file is its own group, by the same rule as the `csv` dataset format."""
     csv = _csv(tmp_path / "l.csv", "path,label\nreal/a.jpg,real\nfake/b.jpg,fake\n")
     items = read_crops(csv)
-    assert [(it.label, it.split, it.group) for it in items] == [(0, "", "a"), (1, "", "b")]
+    assert [(it.label, it.split, it.group) for it in items] == [(0, "", "file:real/a.jpg"), (1, "", "file:fake/b.jpg")]
+    assert {it.path: it.group for it in items} == {it.path: it.group for it in read_dataset(csv, "csv")}
+
+
+@pytest.mark.parametrize("header", ["path,label", "Path,Label", " PATH , label "])
+def test_every_reader_takes_the_same_csv_headers(tmp_path: Path, header: str) -> None:
+    """A labels CSV that `fakescope prepare --format csv` accepts is accepted by the commands that read crops
+    (train, evaluate, eda) too: one CSV reader, whatever case or padding a spreadsheet gave the header."""
+    _image(tmp_path / "real" / "a.jpg", (10, 20, 30))
+    _image(tmp_path / "fake" / "b.jpg", (200, 100, 50))
+    csv = _csv(tmp_path / "l.csv", f"{header}\nreal/a.jpg,real\nfake/b.jpg,FAKE\n")
+    crops = {it.path: it.label for it in read_crops(csv)}
+    sources = {it.path: it.label for it in read_dataset(csv, "csv")}
+    assert crops == sources == {tmp_path / "real" / "a.jpg": 0, tmp_path / "fake" / "b.jpg": 1}
+
+
+def test_a_folder_is_read_by_one_reader(crop_folder: Path) -> None:
+    """`read_crops` on a real/+fake/ folder lists the images the `folder` dataset format lists, with the
+    same groups and methods."""
+    crops = {(it.path, it.label, it.group, it.method) for it in read_crops(crop_folder)}
+    sources = {(it.path, it.label, it.group, it.method) for it in read_dataset(crop_folder, "folder")
+               if it.kind == CROP}
+    assert crops == sources and len(crops) == 3
 
 
 def test_csv_saved_by_a_spreadsheet_with_a_byte_order_mark(tmp_path: Path) -> None:

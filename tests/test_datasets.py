@@ -23,12 +23,50 @@ def by_name(items) -> dict:
     return {it.path.name: it for it in items}
 
 
-def test_registry_knows_every_format_and_rejects_others(tmp_path: Path) -> None:
-    assert list_formats() == ["celebdf", "csv", "dfdc", "dfdc-faces", "ffpp", "folder", "tmc"]
-    with pytest.raises(FakescopeError, match="unknown dataset format 'kaggle'.*known: celebdf"):
+def _metadata_json(root: Path, entries: dict) -> None:
+    (root / "metadata.json").write_text(json.dumps(entries))
+
+
+# The smallest layout of each format with one real and one fake, for the contract test below: a new format
+# comes with one here (its own tests say more).
+EXAMPLES = {
+    "celebdf": lambda root: touch(root, "Celeb-real/id0_0000.mp4", "Celeb-synthesis/id0_id1_0000.mp4"),
+    "csv": lambda root: (touch(root, "a.mp4", "b.jpg"),
+                         (root / "list.csv").write_text("path,label\na.mp4,real\nb.jpg,fake\n")),
+    "dfdc": lambda root: (touch(root, "p/a.mp4", "p/b.mp4"),
+                          _metadata_json(root / "p", {"a.mp4": {"label": "REAL"},
+                                                      "b.mp4": {"label": "FAKE", "original": "a.mp4"}})),
+    "dfdc-faces": lambda root: (touch(root, "faces_224/a.jpg", "faces_224/b.jpg"),
+                                (root / "metadata.csv").write_text("videoname,label,original\na.mp4,REAL,\n"
+                                                                   "b.mp4,FAKE,a.mp4\n")),
+    "ffpp": lambda root: touch(root, "original_sequences/youtube/c23/videos/000.mp4",
+                               "manipulated_sequences/Deepfakes/c23/videos/000_003.mp4"),
+    "folder": lambda root: touch(root, "real/a.mp4", "fake/b.png"),
+    "tmc": lambda root: (touch(root, "a.mp4", "b.mp4"),
+                         (root / "train.csv").write_text("filename,label,type\na.mp4,0,1\nb.mp4,1,3\n")),
+}
+
+
+@pytest.mark.parametrize("fmt", list_formats())
+def test_every_format_lists_labelled_files_by_the_contract(fmt: str, tmp_path: Path) -> None:
+    """What prepare and evaluate rely on from any reader: sorted files under the dataset, both labels, a
+    kind, and a group that keeps each file's source together."""
+    if fmt not in EXAMPLES:
+        pytest.fail(f"format {fmt!r} has no example layout: add one to EXAMPLES in {Path(__file__).name}")
+    EXAMPLES[fmt](tmp_path)
+    root = tmp_path / "list.csv" if fmt == "csv" else tmp_path
+    items = read_dataset(root, fmt)
+    assert sorted({it.label for it in items}) == [0, 1]
+    assert [str(it.path) for it in items] == sorted(str(it.path) for it in items)
+    for it in items:
+        assert it.path.is_relative_to(tmp_path) and it.path.exists()
+        assert it.kind in (CROP, MEDIA) and it.group and it.dataset
+    assert not leaked_keys([it.group for it in items], ["train"] * len(items))
+
+
+def test_an_unknown_format_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(FakescopeError, match=f"unknown dataset format 'kaggle'; known: {', '.join(list_formats())}"):
         read_dataset(tmp_path, "kaggle")
-    with pytest.raises(FakescopeError, match="no such file"):
-        read_dataset(tmp_path / "absent", "ffpp")
     with pytest.raises(FakescopeError, match="nothing labelled found"):
         read_dataset(tmp_path, "ffpp")
 

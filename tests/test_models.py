@@ -38,7 +38,7 @@ def classifier() -> FaceClassifier:
     """An in-memory model with a non-default config, to see every field survive a round trip."""
     torch.manual_seed(1)
     m = create_model("efficientnet_lite0", pretrained=True)
-    config = ModelConfig.from_module("efficientnet_lite0", m, threshold=0.37, temperature=1.7, crop_margin=0.9,
+    config = ModelConfig.from_module("efficientnet_lite0", m, threshold=0.37, temperature=1.7, crop_margin=1.3,
                                      name="unit", extra={"trained_on": "nothing"})
     return FaceClassifier(m, config, backend="torch")
 
@@ -166,6 +166,24 @@ def test_unknown_model_name_lists_what_exists() -> None:
     with pytest.raises(ModelError, match="efficientnet_lite0"):
         create_model("no-such-arch")
     assert {"efficientnet_lite0", "meso4"} <= set(list_models())
+
+
+def test_a_checkpoint_without_a_crop_margin_is_cropped_as_training_crops(classifier: FaceClassifier,
+                                                                          tmp_path: Path) -> None:
+    """One crop policy default: what scan uses for a checkpoint that does not record its margin is what
+    `prepare` cuts and `train` records when not told otherwise."""
+    from fakescope.data.prepare import PrepareOptions
+    from fakescope.faces import CROP_MARGIN
+    from fakescope.train import TrainConfig
+
+    cfg = asdict(classifier.config)
+    del cfg["crop_margin"]
+    path = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in classifier.module.state_dict().items()}, str(path),
+              metadata={"fakescope": json.dumps(cfg)})
+    margin = FaceClassifier.load(path).config.crop_margin
+    assert margin == CROP_MARGIN == TrainConfig().crop_margin == PrepareOptions().margin
+    assert classifier.config.crop_margin == 1.3  # a recorded margin is kept
 
 
 def test_bundled_default_model_loads_when_present(crops: np.ndarray) -> None:

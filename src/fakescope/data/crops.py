@@ -8,7 +8,6 @@ file: crops of one video on both sides of a split inflate every validation figur
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,10 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fakescope.data.datasets import CROP, SourceItem, file_group
+from fakescope.data.datasets.folder import read_folder
+from fakescope.data.labels import as_prefixes, csv_rows, parse_label
 from fakescope.errors import FakescopeError
+from fakescope.media import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-LABELS = {"real": 0, "fake": 1, "0": 0, "1": 1}
 MANIFEST = "manifest.csv"
 
 
@@ -39,22 +40,16 @@ class CropItem:
     landmarks: tuple[float, ...] | None = None
     official_split: str = ""  # the dataset's own split, kept by `prepare` beside the grouped `split`
 
+    @classmethod
+    def from_source(cls, item: SourceItem) -> CropItem:
+        """A dataset's ready-made crop (kind "crop") as a crop to train on or score."""
+        return cls(path=item.path, label=item.label, group=item.group, dataset=item.dataset, method=item.method,
+                   video=item.video, official_split=item.official_split)
+
 
 def parse_landmarks(text: str) -> tuple[float, ...] | None:
     values = tuple(float(v) for v in text.split())
     return values if len(values) == 10 else None
-
-
-def parse_label(value: str, where: str) -> int:
-    try:
-        return LABELS[value.strip().lower()]
-    except KeyError:
-        raise FakescopeError(f"{where}: label must be real/fake or 0/1, got {value!r}") from None
-
-
-def as_prefixes(prefix: str | Sequence[str] | None) -> tuple[str, ...]:
-    """`--only` as given: one path prefix, several, or none."""
-    return (prefix,) if isinstance(prefix, str) else tuple(prefix or ())
 
 
 def read_crop_csv(csv_path: Path, prefix: str | Sequence[str] | None = None) -> list[CropItem]:
@@ -63,47 +58,35 @@ def read_crop_csv(csv_path: Path, prefix: str | Sequence[str] | None = None) -> 
     root = csv_path.parent
     prefixes = as_prefixes(prefix)
     items = []
-    with open(csv_path, newline="", encoding="utf-8-sig") as fh:  # -sig: spreadsheets start with a BOM
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-            raise FakescopeError(f"{csv_path}: needs at least the columns path,label")
-        for line, row in enumerate(reader, start=2):
-            rel = row["path"]
-            if prefixes and not rel.startswith(prefixes):
-                continue
-            if Path(rel).suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            items.append(CropItem(
-                path=root / rel,
-                label=parse_label(row["label"], f"{csv_path}:{line}"),
-                group=row.get("group") or Path(rel).stem,
-                split=row.get("split") or "",
-                dataset=row.get("dataset") or "",
-                method=row.get("method") or "",
-                video=row.get("video") or "",
-                track=int(row.get("track") or 0),
-                landmarks=parse_landmarks(row.get("landmarks") or ""),
-                official_split=row.get("official_split") or "",
-            ))
-    return items
-
-
-def read_crop_folder(root: Path) -> list[CropItem]:
-    """`root/real/*` and `root/fake/*`; each file is its own group (a folder carries no video ids)."""
-    items = []
-    for name, label in (("real", 0), ("fake", 1)):
-        for path in sorted((root / name).rglob("*")):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                items.append(CropItem(path=path, label=label, group=str(path.relative_to(root).with_suffix(""))))
+    for line, row in csv_rows(csv_path, ("path", "label")):
+        rel = row["path"]
+        if prefixes and not rel.startswith(prefixes):
+            continue
+        if Path(rel).suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        items.append(CropItem(
+            path=root / rel,
+            label=parse_label(row["label"], f"{csv_path}:{line}"),
+            group=row.get("group") or file_group(rel),
+            split=row.get("split") or "",
+            dataset=row.get("dataset") or "",
+            method=row.get("method") or "",
+            video=row.get("video") or "",
+            track=int(row.get("track") or 0),
+            landmarks=parse_landmarks(row.get("landmarks") or ""),
+            official_split=row.get("official_split") or "",
+        ))
     return items
 
 
 def read_crops(source: str | Path, prefix: str | Sequence[str] | None = None) -> list[CropItem]:
+    """The crops of a prepared cache, of a `real/`+`fake/` folder (its images; read by the `folder` dataset
+    format, so both see the same files), or of a CSV (its image rows)."""
     source = Path(source)
     if source.is_dir() and (source / MANIFEST).is_file():
         items = read_crop_csv(source / MANIFEST, prefix)
     elif source.is_dir():
-        items = read_crop_folder(source)
+        items = [CropItem.from_source(it) for it in read_folder(source) if it.kind == CROP]
     elif source.suffix.lower() == ".csv" and source.is_file():
         items = read_crop_csv(source, prefix)
     else:

@@ -37,6 +37,7 @@ from fakescope.data.crops import MANIFEST
 from fakescope.data.datasets import CROP, MEDIA, SourceItem, read_dataset
 from fakescope.data.split import assign_splits
 from fakescope.errors import FakescopeError
+from fakescope.faces import CROP_MARGIN, DEFAULT_DETECTOR
 
 ROWS = Path("work") / "rows.jsonl"
 INFO = "prepare.json"
@@ -50,8 +51,8 @@ CROP_SETTINGS = ("frames", "size", "margin", "detector", "detect_in_images", "jp
 class PrepareOptions:
     frames: int = 16  # evenly spaced frames sampled per video
     size: int = 224  # side of the stored crops, in pixels
-    margin: float = 0.9  # crop side / face box side: the default model's crop policy
-    detector: str = "yunet"
+    margin: float = CROP_MARGIN  # crop side / face box side: the one crop policy (fakescope.faces.crop)
+    detector: str = DEFAULT_DETECTOR
     detect_in_images: bool = False  # images are whole pictures, not face crops
     jpeg_quality: int = 95
     workers: int = 2

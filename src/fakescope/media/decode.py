@@ -25,6 +25,8 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 # Past this duration, seek to each sample instead of decoding everything.
 SEEK_AFTER_SECONDS = 60.0
+DEFAULT_NUM_FRAMES = 32  # evenly spaced samples per video: the DeepfakeBench and SBI standard
+DEFAULT_MAX_SIDE = 4096  # frames larger than this are scaled down once, on decode
 MAX_SAMPLES = 600  # frames kept from one video, whatever --frames or --fps ask
 MAX_IMAGE_PIXELS = 400_000_000  # beyond any camera; a decompression bomb otherwise
 
@@ -165,7 +167,7 @@ def _targets(duration: float, num_frames: int | None, fps: float | None) -> list
         if n <= MAX_SAMPLES:
             return [(i + 0.5) / fps for i in range(n)]
     else:
-        n = max(1, num_frames or 32)
+        n = max(1, num_frames or DEFAULT_NUM_FRAMES)
     n = min(n, MAX_SAMPLES)
     return [(i + 0.5) * duration / n for i in range(n)]
 
@@ -245,7 +247,7 @@ def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side:
                     frames.append(frame)  # noqa: PERF402  (one by one: keep what decoded before an error)
             else:  # no duration in the headers (some raw streams): take frames from the start
                 for frame in _decode_sequential(container, stream, [i / (rate or 25) for i in
-                                                                    range(num_frames or 32)], max_side):
+                                                                    range(num_frames or DEFAULT_NUM_FRAMES)], max_side):
                     frames.append(frame)  # noqa: PERF402
         except av.error.FFmpegError as exc:
             if not frames:
@@ -264,8 +266,8 @@ def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side:
     return info, frames
 
 
-def read_media(path: str | os.PathLike, num_frames: int | None = 32, fps: float | None = None,
-               max_side: int = 4096) -> tuple[MediaInfo, list[Frame]]:
+def read_media(path: str | os.PathLike, num_frames: int | None = DEFAULT_NUM_FRAMES, fps: float | None = None,
+               max_side: int = DEFAULT_MAX_SIDE) -> tuple[MediaInfo, list[Frame]]:
     """Decode an image, or sample frames from a video. Raises MediaError with a one-line reason."""
     path = Path(path)
     kind = _check_file(path)

@@ -1,8 +1,9 @@
-"""Classifier models, created by name (as in timm): each family lives in its own file and registers
-its factories here, so adding a backbone touches one file.
+"""Classifier models, created by name (as in timm): each architecture family lives in its own module of this
+package and registers its factories with `@register_model` (the function's name is the model's), so adding
+a backbone touches one file.
 
 Every registered model has the same small interface, which the trainer, the exporter and the evidence
-step use instead of any one library's attributes (tests/test_models.py checks it for every entry):
+step use instead of any one library's attributes (tests/test_model_contract.py checks it for every entry):
 
 - `forward_features(x)`: (B, C, H, W) feature map for a CNN, or (B, P + N, D) tokens for a ViT whose
   first P (`default_cfg["num_prefix_tokens"]`) are not patches and whose N patches form a square grid;
@@ -10,27 +11,39 @@ step use instead of any one library's attributes (tests/test_models.py checks it
 - `forward(x) == forward_head(forward_features(x))`;
 - `default_cfg`: input size, mean and std of the preprocessing, and `head`, the attribute name of the
   classification head module (what `--freeze-epochs` leaves trainable).
+
+Importing this package does not import torch: the registry fills itself on the first lookup, and
+`FaceClassifier` and friends load when first used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from torch import nn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fakescope.errors import ModelError
+from fakescope.registry import Registry
 
-_FACTORIES: dict[str, Callable[..., nn.Module]] = {}
+if TYPE_CHECKING:
+    from torch import nn
 
+    from fakescope.models.classifier import FaceClassifier, ModelConfig, load_classifier
 
-def register_model(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Decorator: make `factory` creatable by its function name."""
-    _FACTORIES[factory.__name__] = factory
-    return factory
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "default"
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", __name__, error=ModelError)
+register_model = MODELS.register
 
 
 def list_models() -> list[str]:
-    return sorted(_FACTORIES)
+    """Architectures `create_model` builds (not trained weights: see `bundled_models`)."""
+    return MODELS.names()
+
+
+def bundled_models() -> list[str]:
+    """Trained models shipped inside the package, by the name `--model` takes."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
 def head_module(module: nn.Module) -> nn.Module:
@@ -43,16 +56,19 @@ def create_model(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
     registry package bundles; nothing is downloaded. Every factory takes `input_size` (static padding and
     dense layers can depend on it), and every module has a `default_cfg` dict (input size, normalisation)
     that the classifier uses to preprocess crops."""
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}; known: {', '.join(list_models())}") from None
-    return factory(pretrained=pretrained, **kwargs)
+    return MODELS.get(name)(pretrained=pretrained, **kwargs)
 
 
-# Families register themselves on import.
-from fakescope.models import efficientnet_lite, mesonet, mobilenetv2, vit_dinov2  # noqa: F401
-from fakescope.models.classifier import FaceClassifier, ModelConfig, load_classifier
+_LAZY = {"FaceClassifier", "ModelConfig", "load_classifier"}
 
-__all__ = ["FaceClassifier", "ModelConfig", "create_model", "head_module", "list_models", "load_classifier",
-           "register_model"]
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from fakescope.models import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_MODEL", "MODELS", "WEIGHTS_DIR", "FaceClassifier", "ModelConfig", "bundled_models",
+           "create_model", "head_module", "list_models", "load_classifier", "register_model"]

@@ -20,9 +20,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from fakescope.errors import ModelError
+from fakescope.faces.crop import CROP_MARGIN
+from fakescope.models import DEFAULT_MODEL, WEIGHTS_DIR, bundled_models
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "default"
 BACKENDS = ("auto", "onnx", "torch")
 
 
@@ -38,8 +38,9 @@ class ModelConfig:
     threshold: float = 0.5
     # Temperature scaling fitted on validation data: p = sigmoid(logit / temperature).
     temperature: float = 1.0
-    # Side of the square crop relative to the detector's face box; training crops must match it.
-    crop_margin: float = 1.1
+    # Side of the square crop relative to the detector's face box; training crops must match it. A
+    # checkpoint without the field was trained on crops cut with the trainer's default, which is this one.
+    crop_margin: float = CROP_MARGIN
     name: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -70,8 +71,7 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
         if bundled.exists():
             return bundled
     if not path.exists():
-        known = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
-        raise ModelError(f"model {str(name_or_path)!r} not found (bundled: {', '.join(known) or 'none'})")
+        raise ModelError(f"model {str(name_or_path)!r} not found (bundled: {', '.join(bundled_models()) or 'none'})")
     return path
 
 

@@ -27,6 +27,7 @@ from fakescope.data import CropItem, load_crop_images, read_crops
 from fakescope.data.crops import IMAGE_SUFFIXES, MANIFEST
 from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import expected_calibration_error, fit_temperature, log_loss, roc_auc
+from fakescope.faces.crop import CROP_MARGIN
 from fakescope.models import FaceClassifier, ModelConfig, create_model, head_module
 from fakescope.models.classifier import check_device
 from fakescope.train.augment import augment
@@ -47,7 +48,7 @@ class TrainConfig:
     warmup_steps: int = 100
     patience: int = 2
     seed: int = 0
-    crop_margin: float = 0.9  # matches the tight DFDC crops (see README, "crop policy")
+    crop_margin: float = CROP_MARGIN  # the one crop policy (fakescope.faces.crop); a cache records its own
     # Crops are stored this much larger than the input so random crops can move and rescale the face.
     load_scale: float = 1.25
     device: str = "auto"

@@ -1,19 +1,21 @@
 """Readers for the standard deepfake dataset layouts, chosen by name (`read_dataset(root, "ffpp")`).
 
-Each format lives in its own file and registers a function `root -> list[SourceItem]`. A reader only lists
+Each format lives in its own module of this package and registers a function `root -> list[SourceItem]` with
+`@register_reader("name")`; the registry finds the module by itself, so a new format is one new file. A reader only lists
 what is there and what the dataset says about it (label, method, source video, identities, official split);
 decoding, face detection and cropping happen once, in `fakescope.data.prepare`, for every format alike.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakescope.data.crops import as_prefixes
+from fakescope.data.labels import as_prefixes, csv_rows, parse_label
 from fakescope.errors import FakescopeError
+from fakescope.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from fakescope.registry import Registry
 
 # Separates the keys of a group: a crop whose group is "ffpp:000|ffpp:003" shares a side of every split with
 # all crops that mention identity 000 or 003 (see fakescope.data.split).
@@ -36,44 +38,33 @@ class SourceItem:
 
 
 Reader = Callable[[Path], list[SourceItem]]
-_READERS: dict[str, Reader] = {}
-
-
-def register_reader(name: str) -> Callable[[Reader], Reader]:
-    def wrap(reader: Reader) -> Reader:
-        _READERS[name] = reader
-        return reader
-
-    return wrap
+READERS: Registry[Reader] = Registry("dataset format", __name__)
+register_reader = READERS.register
 
 
 def list_formats() -> list[str]:
-    return sorted(_READERS)
+    return READERS.names()
 
 
 def join_keys(*keys: str) -> str:
     return GROUP_SEP.join(dict.fromkeys(k for k in keys if k))
 
 
-def csv_rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each row of a CSV, with column names stripped and lower-cased (spreadsheets
-    vary); one clear error when a required column is missing."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = [c.strip().lower() for c in next(reader, [])]
-        if not required <= set(header):
-            raise FakescopeError(f"{path}: needs the columns {','.join(sorted(required))} (has {','.join(header)})")
-        for line, values in enumerate(reader, start=2):
-            yield line, dict(zip(header, (v.strip() for v in values)))
+def file_group(rel: str) -> str:
+    """The group of a file that came without one (a folder, a CSV without a group column): itself."""
+    return join_keys(f"file:{rel}")
+
+
+def media_kind(path: Path) -> str | None:
+    """CROP for an image, MEDIA for a video, None for anything else (by name: a listing opens no file)."""
+    suffix = path.suffix.lower()
+    return CROP if suffix in IMAGE_SUFFIXES else MEDIA if suffix in VIDEO_SUFFIXES else None
 
 
 def read_dataset(root: str | Path, fmt: str, prefix: str | Sequence[str] | None = None) -> list[SourceItem]:
     """Every labelled file of the dataset at `root` in layout `fmt`, sorted by path; with `prefix`, only
     those whose path relative to the dataset (the CSV's folder for a CSV) starts with it (or one of them)."""
-    try:
-        reader = _READERS[fmt]
-    except KeyError:
-        raise FakescopeError(f"unknown dataset format {fmt!r}; known: {', '.join(list_formats())}") from None
+    reader = READERS.get(fmt)
     root = Path(root)
     if not root.exists():
         raise FakescopeError(f"{root}: no such file or folder")
@@ -89,15 +80,5 @@ def read_dataset(root: str | Path, fmt: str, prefix: str | Sequence[str] | None 
     return sorted(items, key=lambda it: str(it.path))
 
 
-from fakescope.data.datasets import (  # noqa: F401  (each registers itself)
-    celebdf,
-    dfdc,
-    dfdc_faces,
-    ffpp,
-    folder,
-    table,
-    tmc,
-)
-
-__all__ = ["CROP", "GROUP_SEP", "MEDIA", "SourceItem", "join_keys", "list_formats", "read_dataset",
-           "register_reader"]
+__all__ = ["CROP", "GROUP_SEP", "MEDIA", "READERS", "SourceItem", "csv_rows", "file_group", "join_keys",
+           "list_formats", "media_kind", "parse_label", "read_dataset", "register_reader"]

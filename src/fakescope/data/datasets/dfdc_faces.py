@@ -20,7 +20,7 @@ def read_dfdc_faces(root: Path) -> list[SourceItem]:
     if not meta_path.exists():
         raise FakescopeError(f"{root}: no metadata.csv (expected faces_224/ and metadata.csv)")
     items = []
-    for line, row in csv_rows(meta_path, {"videoname", "label"}):
+    for line, row in csv_rows(meta_path, ("videoname", "label")):
         video = Path(row["videoname"]).stem
         label = parse_dfdc_label(row["label"], f"{meta_path}:{line}")
         original = row.get("original") or ""

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakescope.data.datasets import CROP, MEDIA, SourceItem, join_keys, register_reader
-from fakescope.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-
-
-def media_kind(path: Path) -> str | None:
-    """CROP for an image, MEDIA for a video, None for anything else."""
-    suffix = path.suffix.lower()
-    return CROP if suffix in IMAGE_SUFFIXES else MEDIA if suffix in VIDEO_SUFFIXES else None
+from fakescope.data.datasets import SourceItem, file_group, media_kind, register_reader
 
 
 @register_reader("folder")
@@ -30,5 +23,5 @@ def read_folder(root: Path) -> list[SourceItem]:
             rel = path.relative_to(root / name)
             method = rel.parts[0] if label and len(rel.parts) > 1 else ""
             items.append(SourceItem(path, label, root.name, method, path.stem,
-                                    join_keys(f"file:{name}/{rel.with_suffix('')}"), kind=kind))
+                                    file_group(f"{name}/{rel.with_suffix('').as_posix()}"), kind=kind))
     return items

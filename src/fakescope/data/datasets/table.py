@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakescope.data.crops import parse_label
-from fakescope.data.datasets import SourceItem, csv_rows, join_keys, register_reader
-from fakescope.data.datasets.folder import media_kind
+from fakescope.data.datasets import SourceItem, csv_rows, file_group, media_kind, parse_label, register_reader
 from fakescope.errors import FakescopeError
 
 
@@ -19,13 +17,13 @@ def read_table(root: Path) -> list[SourceItem]:
     if root.suffix.lower() != ".csv" or not root.is_file():
         raise FakescopeError(f"{root}: format csv needs a CSV file of path,label[,group]")
     items = []
-    for line, row in csv_rows(root, {"path", "label"}):
+    for line, row in csv_rows(root, ("path", "label")):
         path = root.parent / row["path"]
         kind = media_kind(path)
         if kind is None:
             raise FakescopeError(f"{root}:{line}: {row['path']} is neither an image nor a video")
         items.append(SourceItem(path, parse_label(row["label"], f"{root}:{line}"), row.get("dataset") or root.stem,
                                 row.get("method") or "", row.get("video") or path.stem,
-                                row.get("group") or join_keys(f"file:{row['path']}"), kind=kind,
+                                row.get("group") or file_group(row["path"]), kind=kind,
                                 official_split=row.get("split") or ""))
     return items

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakescope.data.crops import parse_label
-from fakescope.data.datasets import SourceItem, csv_rows, join_keys, register_reader
+from fakescope.data.datasets import SourceItem, csv_rows, join_keys, parse_label, register_reader
 from fakescope.errors import FakescopeError
 
 FACE_FAKE_BY_TYPE = {"1": 0, "2": 1, "3": 1, "4": 0}
@@ -39,7 +38,7 @@ def _resolve(base: Path, filename: str) -> Path:
 def read_tmc(root: Path) -> list[SourceItem]:
     csv_path = _find_csv(root)
     items = []
-    for line, row in csv_rows(csv_path, {"filename", "label"}):
+    for line, row in csv_rows(csv_path, ("filename", "label")):
         vtype = next((row[c] for c in TYPE_COLUMNS if row.get(c)), "")
         if vtype and vtype not in FACE_FAKE_BY_TYPE:
             raise FakescopeError(f"{csv_path}:{line}: video type must be 1-4, got {vtype!r}")
