@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from fakescope.errors import FakescopeError
-from fakescope.report.html import Evidence, collect_evidence, render_document, render_fragment, write_report
-from fakescope.results import ERROR, FileResult, PersonResult, ScanResult
+from fakescope.evidence import collect_evidence
+from fakescope.report.html import render_document, render_fragment, write_report
+from fakescope.results import ERROR, Evidence, FileResult, PersonResult, ScanResult
 
 FRAMES = 8
 
@@ -91,6 +92,39 @@ def test_no_crops_no_evidence(scanned: dict, scanner) -> None:
     assert collect_evidence(bare, scanner.classifier) == Evidence()
 
 
+def test_the_scan_attaches_the_same_evidence(tiny_model_path: Path, scanned: dict, scanner,
+                                             demo_media: dict) -> None:
+    """The pipeline's evidence step (`evidence=4`) gives what collect_evidence gives on kept crops, and the
+    result carries no crops unless asked to."""
+    from fakescope.scan import Scanner
+
+    (clip,) = Scanner(model=scanner.classifier, num_frames=FRAMES, evidence=4).scan(demo_media["clip"])
+    assert clip.crops is None and "explain" in clip.timings
+    expected = collect_evidence(scanned["clip"], scanner.classifier, top_k=4)
+    assert [(e.track_id, e.frame, e.score) for e in clip.evidence.frames] == [
+        (e.track_id, e.frame, e.score) for e in expected.frames]
+    assert all(np.array_equal(a.overlay, b.overlay) for a, b in zip(clip.evidence.frames, expected.frames))
+    assert clip.to_dict() == scanned["clip"].to_dict() | {"timings": clip.timings}  # not in the JSON
+
+
+def test_rendering_never_runs_the_model(scanned: dict, scanner, monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path: Path) -> None:
+    """Rendering only renders what the result carries: with Grad-CAM and the classifier out of reach, a
+    report with heatmaps is still written."""
+    from fakescope.models import explain
+
+    clip = scanned["clip"]
+    with_evidence = FileResult(**{**clip.__dict__, "evidence": collect_evidence(clip, scanner.classifier)})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report ran the model")
+
+    monkeypatch.setattr(explain, "gradcam", refuse)
+    monkeypatch.setattr(type(scanner.classifier), "predict", refuse)
+    path = ScanResult(files=[with_evidence], model="tiny").save_html(tmp_path / "r.html")
+    assert len(_Page(path.read_text(encoding="utf-8")).find("img", "fs-heatmap")) == 4
+
+
 def test_timeline_draws_the_scores(scanned: dict, scanner) -> None:
     clip = scanned["clip"]
     page = _Page(render_fragment(clip, collect_evidence(clip, scanner.classifier)))
@@ -110,9 +144,9 @@ def test_timeline_draws_the_scores(scanned: dict, scanner) -> None:
 
 
 def test_document_is_self_contained(scanned: dict, scanner, tmp_path: Path) -> None:
-    scan = ScanResult(files=list(scanned.values()), model="tiny")
-    evidence = [collect_evidence(f, scanner.classifier) for f in scan.files]
-    path = write_report(scan, tmp_path / "report.html", evidence)
+    files = [FileResult(**{**f.__dict__, "evidence": collect_evidence(f, scanner.classifier)})
+             for f in scanned.values()]
+    path = ScanResult(files=files, model="tiny").save_html(tmp_path / "report.html")
     html = path.read_text(encoding="utf-8")
     page = _Page(html)
     assert not page.find("script") and not page.find("link") and not page.find("iframe")
@@ -136,13 +170,13 @@ def test_names_and_errors_are_escaped() -> None:
 def test_unwritable_report_is_a_clear_error(scanned: dict, tmp_path: Path) -> None:
     scan = ScanResult(files=[scanned["no_face"]], model="tiny")
     with pytest.raises(FakescopeError, match="cannot write the report"):
-        write_report(scan, tmp_path / "no-such-folder" / "report.html", [None])
+        write_report(scan, tmp_path / "no-such-folder" / "report.html")
 
 
 def test_cli_writes_the_report(run_cli, tiny_model_path: Path, demo_media: dict, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     done = run_cli("scan", demo_media["clip"], demo_media["photo"], "--model", tiny_model_path,
-                   "--frames", FRAMES, "--report", out)
+                   "--frames", FRAMES, "--report", out, "--out", tmp_path / "cli.json")
     assert done.returncode == 0, done.stderr
     assert f"report written to {out}" in done.stderr
     page = _Page(out.read_text(encoding="utf-8"))
@@ -150,3 +184,33 @@ def test_cli_writes_the_report(run_cli, tiny_model_path: Path, demo_media: dict,
     assert len(page.find("polyline")) == 1 and len(page.find("img", "fs-heatmap")) == 5
     names = [t.strip() for t in page.text if t.strip().endswith((".mp4", ".jpg"))]
     assert names[:2] == [str(demo_media["clip"]), str(demo_media["photo"])]
+
+
+def test_python_api_writes_the_files_the_cli_writes(run_cli, tiny_model_path: Path, demo_media: dict,
+                                                   tmp_path: Path) -> None:
+    """`fakescope.scan(..., evidence=True).save_html/.save_json` give what `--report`/`--out` give, with no
+    crops or evidence handling by the caller (only the report's creation time differs)."""
+    import json
+
+    import fakescope
+
+    paths = [demo_media["clip"], demo_media["photo"], demo_media["no_face"]]
+    done = run_cli("scan", *paths, "--model", tiny_model_path, "--frames", FRAMES,
+                   "--report", tmp_path / "cli.html", "--out", tmp_path / "cli.json")
+    assert done.returncode == 1, done.stderr  # the coffee photo has no face
+    result = fakescope.scan(paths, model=tiny_model_path, num_frames=FRAMES, evidence=True)
+    result.save_html(tmp_path / "api.html")
+    result.save_json(tmp_path / "api.json")
+
+    def without_timings(path: Path) -> dict:
+        doc = json.loads(path.read_text())
+        for f in doc["files"]:
+            f.pop("timings")
+        return doc
+
+    assert without_timings(tmp_path / "api.json") == without_timings(tmp_path / "cli.json")
+
+    def page(path: Path) -> str:
+        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "", path.read_text(encoding="utf-8"))
+
+    assert page(tmp_path / "api.html") == page(tmp_path / "cli.html")

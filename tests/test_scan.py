@@ -153,6 +153,82 @@ def test_invalid_options_are_clear_errors(tiny_model_path: Path) -> None:
             Scanner(model=tiny_model_path, threshold=bad)
 
 
+def test_a_typo_in_an_option_is_a_clear_error_before_any_model_loads(tmp_path: Path) -> None:
+    """`Scanner(num_frame=8)`: one line naming the option meant, raised before the model (or torch) loads:
+    the model named here does not even exist, and its error never comes."""
+    import subprocess
+    import sys
+
+    from fakescope.errors import OptionError
+
+    with pytest.raises(OptionError, match=r"unknown scan option 'num_frame' \(did you mean 'num_frames'\?"):
+        Scanner(model=tmp_path / "absent.safetensors", num_frame=8)
+    with pytest.raises(TypeError):  # what Python raises for an unknown keyword, so callers may catch that
+        fakescope.scan(tmp_path, model=tmp_path / "absent.safetensors", aggregat="max")
+    for bad, words in (({"num_frames": "8"}, "num_frames must be a whole number"),
+                       ({"detector": "yunett"}, "unknown face detector 'yunett'; known: yunet"),
+                       ({"threshold": float("nan")}, "threshold must be between 0 and 1"),
+                       ({"keep_crops": "yes"}, "keep_crops must be True or False")):
+        with pytest.raises(OptionError, match=words):
+            Scanner(model=tmp_path / "absent.safetensors", **bad)
+    code = ("import sys, fakescope\n"
+            "try:\n    fakescope.Scanner(num_frame=8)\nexcept fakescope.OptionError as e:\n    print(e)\n"
+            "assert 'torch' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("unknown scan option 'num_frame'")
+
+
+def test_options_are_keyword_arguments_with_one_set_of_defaults() -> None:
+    """`help(fakescope.scan)` lists every option with its default, taken from ScanOptions, as do the CLI,
+    the web server and evaluate."""
+    import inspect
+    from dataclasses import fields
+
+    from fakescope.cli import build_parser
+    from fakescope.media.decode import read_media
+    from fakescope.options import ScanOptions, cli_fields
+    from fakescope.server.app import ServerConfig
+    from fakescope.server.worker import WorkerConfig
+
+    defaults = ScanOptions()
+    for function in (fakescope.scan, Scanner):
+        params = inspect.signature(function).parameters
+        for f in fields(ScanOptions):
+            assert params[f.name].default == getattr(defaults, f.name)
+            assert params[f.name].kind is inspect.Parameter.KEYWORD_ONLY
+    parser = build_parser()
+    for command, names in (("scan", [f.name for f in cli_fields()]), ("demo", [f.name for f in cli_fields()]),
+                           ("evaluate", ["num_frames", "aggregate"]), ("serve", ["num_frames"])):
+        extra = {"scan": ["x.mp4"], "demo": [], "evaluate": ["m", "src"], "serve": []}[command]
+        args = parser.parse_args([command, *extra])
+        assert {n: getattr(args, n) for n in names} == {n: getattr(defaults, n) for n in names}
+    assert ServerConfig().frames == WorkerConfig("db", "dir", "m").frames == defaults.num_frames
+    assert inspect.signature(read_media).parameters["num_frames"].default == defaults.num_frames
+    assert inspect.signature(read_media).parameters["max_side"].default == defaults.max_side
+
+
+def test_results_record_names_the_cli_takes_back(scanner: Scanner, demo_media: dict[str, Path],
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """The detector is recorded by its registry name, which --detector accepts (and only such names);
+    --model's help names the bundled models."""
+    from fakescope.cli import build_parser
+    from fakescope.faces import list_detectors
+    from fakescope.models import bundled_models
+
+    recorded = scanner.scan(demo_media["photo"]).settings["detector"]
+    assert recorded in list_detectors()
+    parser = build_parser()
+    assert parser.parse_args(["scan", "x.mp4", "--detector", recorded]).detector == recorded
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["scan", "x.mp4", "--detector", "YuNetDetector"])
+    assert exit_.value.code == 2 and "invalid choice: 'YuNetDetector'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["scan", "--help"])
+    usage = capsys.readouterr().out
+    assert all(name in usage for name in bundled_models()) and "{yunet}" in usage
+
+
 def test_kept_crops_are_the_ones_classified_and_stay_out_of_json(tiny_model_path: Path,
                                                                   demo_media: dict[str, Path]) -> None:
     scanner = Scanner(model=tiny_model_path, keep_crops=True, num_frames=6)

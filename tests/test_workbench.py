@@ -14,11 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
+from fakescope.aggregate import AGGREGATIONS, tracks_probability
 from fakescope.cli import main
 from fakescope.data import read_crops
 from fakescope.evaluate.eda import jpeg_quality
 from fakescope.evaluate.metrics import precision_recall_curve, reliability_bins
-from fakescope.evaluate.report import Evaluation, _breakdowns, video_probability
+from fakescope.evaluate.report import Evaluation, _breakdowns, score_crop_items
 from fakescope.models import FaceClassifier, ModelConfig, create_model
 
 
@@ -196,8 +197,50 @@ def test_precision_recall_and_reliability_by_hand() -> None:
     assert bins[1]["mean_prob"] == pytest.approx(0.8) and bins[1]["fake_rate"] == 1.0
 
 
-def test_video_score_is_the_most_suspicious_persons_mean() -> None:
-    assert video_probability({0: [0.1, 0.3], 1: [0.9, 0.5]}) == pytest.approx(0.7)
+@pytest.mark.parametrize(("how", "expected"), [("mean", 0.7), ("median", 0.7), ("max", 0.9)])
+def test_video_score_is_the_most_suspicious_person(how: str, expected: float) -> None:
+    assert tracks_probability({0: [0.1, 0.3], 1: [0.9, 0.5]}, how) == pytest.approx(expected)
+    tracks = {0: [0.1, 0.2, 0.9], 1: [0.4, 0.45, 0.5]}  # the mean and the max disagree on who is worse
+    assert tracks_probability(tracks, how) == pytest.approx(
+        {"mean": 0.45, "median": 0.45, "max": 0.9}[how])
+
+
+@pytest.mark.parametrize("how", AGGREGATIONS)
+def test_evaluate_scores_a_video_as_scan_does(how: str, tmp_path: Path, demo_media: dict[str, Path],
+                                              tiny_model_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`evaluate --aggregate` gives a video the probability `scan --aggregate` gives it, for every rule."""
+    import fakescope
+
+    table = tmp_path / "list.csv"
+    table.write_text(f"path,label\n{demo_media['clip']},real\n{demo_media['clip']},fake\n")
+    run(capsys, "evaluate", tiny_model_path, table, "--frames", "6", "--aggregate", how, "--out", tmp_path / "e")
+    report = json.loads((tmp_path / "e" / "report.json").read_text())
+    (scanned,) = fakescope.scan(demo_media["clip"], model=tiny_model_path, num_frames=6, aggregate=how)
+    assert report["aggregate"] == how
+    assert [f["probability"] for f in report["files"]] == pytest.approx([scanned.probability] * 2, abs=1e-6)
+    assert f"per person the {how} over its frames" in (tmp_path / "e" / "report.md").read_text()
+
+
+def test_evaluate_groups_cached_crops_into_persons_by_the_same_rule(tiny_model_path: Path,
+                                                                    tmp_path: Path) -> None:
+    """Crops of a cache: a video's crops are grouped by track into persons, then scan's rule applies."""
+    from fakescope.data import CropItem
+    from fakescope.evaluate.scoring import score_crops
+    from fakescope.options import ScanOptions
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i, track in enumerate([0, 0, 0, 1, 1]):
+        path = tmp_path / f"c{i}.png"
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+        items.append(CropItem(path, 1, "g", dataset="d", video="v", track=track))
+    clf = FaceClassifier.load(tiny_model_path)
+    probs = score_crops(clf, items)
+    for how in AGGREGATIONS:
+        ev = Evaluation()
+        score_crop_items(clf, items, ev, ScanOptions(aggregate=how))
+        expected = tracks_probability({0: probs[:3], 1: probs[3:]}, how)
+        assert ev.video.probs == pytest.approx([expected]) and len(ev.frame.probs) == 5
 
 
 def test_per_method_scores_its_fakes_against_all_reals() -> None:
@@ -218,17 +261,6 @@ def test_jpeg_quality_is_read_back_from_the_tables(quality: int) -> None:
     buf = io.BytesIO()
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buf, "JPEG", quality=quality)
     assert abs(jpeg_quality(Image.open(buf).quantization[0]) - quality) <= 1
-
-
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2", "mobilenet_v2"])
-def test_backbones_by_name_give_one_logit(name: str) -> None:
-    import torch
-
-    from fakescope.models import create_model
-
-    model = create_model(name, pretrained=False, input_size=64).eval()
-    assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 1)
-    assert model.default_cfg["input_size"] == 64
 
 
 def test_imagenet_weights_load_into_lite2_and_mobilenet() -> None:

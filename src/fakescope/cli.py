@@ -57,7 +57,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.report import evaluate
 
     report = evaluate(args.model, args.source, args.out, fmt=args.format, split=args.split, limit=args.limit,
-                      num_frames=args.frames, progress=sys.stderr.isatty(), prefix=args.only)
+                      progress=sys.stderr.isatty(), prefix=args.only, options=_scan_options(args))
     for level, r in report["overall"].items():
         print(f"{level}-level: ROC AUC {r['auc']:.4f}, AP {r['ap']:.4f}, EER {r['eer']:.4f}, "
               f"accuracy {r['accuracy']:.4f} at threshold {r['threshold']:.3f} (n={r['n']})")
@@ -83,12 +83,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scan_options(args: argparse.Namespace, **more):
+    """The ScanOptions the flags made by `_add_option_flags` ask for (checked here, before any model loads)."""
+    from fakescope.options import ScanOptions, cli_fields
+
+    return ScanOptions.build(**{f.name: getattr(args, f.name) for f in cli_fields() if hasattr(args, f.name)},
+                             **more)
+
+
 def _scanner(args: argparse.Namespace):
+    from fakescope.options import EVIDENCE_FRAMES
     from fakescope.scan import Scanner
 
-    return Scanner(model=args.model, detector=args.detector, device=args.device, num_frames=args.frames,
-                   fps=args.fps, threshold=args.threshold, aggregate=args.aggregate,
-                   keep_crops=bool(args.report))  # the HTML report shows crops and heatmaps
+    options = _scan_options(args, evidence=EVIDENCE_FRAMES if args.report else 0)  # heatmaps for --report
+    return Scanner(model=args.model, device=args.device, options=options)
 
 
 def _run_scan(scanner, paths: list, args: argparse.Namespace):
@@ -100,7 +108,6 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
 
     files = collect_media(paths)
     human = not (args.json or args.quiet)
-    evidence = []  # for --report, made per file so the crops of a big folder are not all held at once
     # On a terminal: files done, and within the current file its stage (a long video shows it advance).
     bar = tqdm(total=len(files), unit="file", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr,
                leave=False)
@@ -110,11 +117,6 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
 
     def on_file(result) -> None:
         bar.update(1)
-        if args.report:
-            from fakescope.report.html import collect_evidence
-
-            evidence.append(collect_evidence(result, scanner.classifier))
-            result.crops = None
         bar.clear()
         if not result.ok:  # errors and NO_FACE: one line on stderr, whatever the output format
             print(f"fakescope: {result.message}", file=sys.stderr, flush=True)
@@ -128,9 +130,7 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
     if args.out:
         result.save_json(args.out)
     if args.report:
-        from fakescope.report.html import write_report
-
-        write_report(result, args.report, evidence)
+        result.save_html(args.report)
         if not args.quiet:
             print(f"report written to {args.report}", file=sys.stderr)
     if human and len(result.files) > 1:
@@ -165,20 +165,39 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     token = args.token or os.environ.get(TOKEN_ENV)
     config = ServerConfig(data_dir=args.data_dir, model=args.model, token=token, workers=args.workers,
-                          frames=args.frames, max_upload_mb=args.max_upload_mb, max_duration=args.max_duration)
+                          frames=_scan_options(args).num_frames, max_upload_mb=args.max_upload_mb,
+                          max_duration=args.max_duration)
     serve(config, host=args.host, port=args.port)
     return 0
 
 
+def _add_option_flags(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+    """The flags of the scan options (`fakescope.options.ScanOptions`, or those named in `only`), with the
+    defaults, choices and help written there."""
+    from fakescope.options import cli_fields
+
+    for f in cli_fields():
+        if only is not None and f.name not in only:
+            continue
+        meta = f.metadata
+        choices = list(meta["choices"]()) if meta["choices"] else None
+        default = "" if f.default is None or "(default" in meta["help"] else f" (default {f.default})"
+        p.add_argument(meta["flag"], dest=f.name, type=meta["type"], default=f.default, choices=choices,
+                       metavar=meta["metavar"], help=meta["help"] + default)
+
+
+def _add_model_flag(p: argparse.ArgumentParser) -> None:
+    from fakescope.models import DEFAULT_MODEL, bundled_models
+
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"a bundled model ({', '.join(bundled_models()) or 'none bundled'}) or a .safetensors "
+                   f"checkpoint you trained (default: {DEFAULT_MODEL!r})")
+
+
 def _add_scan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--frames", type=int, default=32, help="frames sampled evenly per video (default 32)")
-    p.add_argument("--fps", type=float, help="sample this many frames per second instead of --frames")
-    p.add_argument("--threshold", type=float, help="p_fake at or above which a face is FAKE (default: the model's)")
-    p.add_argument("--model", default="default", help="bundled model name or path to a .safetensors checkpoint")
-    p.add_argument("--detector", default="yunet", help="face detector (default yunet)")
-    p.add_argument("--aggregate", default="mean", choices=["mean", "max", "median"],
-                   help="how a person's frame scores are combined (default mean)")
-    p.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), cuda, or auto")
+    _add_option_flags(p)
+    _add_model_flag(p)
+    p.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), cuda, or auto (default cpu)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.scan/1)")
     p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE")
     p.add_argument("--report", metavar="FILE",
@@ -190,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fakescope", description="Detect manipulated faces in videos and images.")
     parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    from fakescope.data.datasets import list_formats
+    from fakescope.data.prepare import PrepareOptions
+    from fakescope.faces import CROP_MARGIN
 
     p = sub.add_parser("scan", help="scan videos, images or folders for manipulated faces")
     p.add_argument("paths", nargs="+", help="videos (mp4 mov avi mkv webm), images (jpg png webp bmp) or folders")
@@ -205,10 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--data-dir", default="fakescope-data", help="database and files (default ./fakescope-data)")
-    p.add_argument("--model", default="default", help="bundled model name or path to a .safetensors checkpoint")
+    _add_model_flag(p)
     p.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or set FAKESCOPE_TOKEN); off by default")
     p.add_argument("--workers", type=int, default=1, help="scan processes (default 1; each uses up to 2 cores)")
-    p.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32)")
+    _add_option_flags(p, only=("num_frames",))
     p.add_argument("--max-upload-mb", type=float, default=500, help="largest upload in MiB (default 500)")
     p.add_argument("--max-duration", type=float, default=3600,
                    help="longest video in seconds, 0 for no limit (default 3600)")
@@ -240,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--balance", default="weight", choices=["weight", "sample", "none"],
                    help="even out the classes by loss weight (default), oversampling, or not at all")
     p.add_argument("--crop-margin", type=float, help="crop policy to record in the model (default: the cache's, "
-                   "else 0.9)")
+                   f"else {CROP_MARGIN})")
     p.add_argument("--init", metavar="MODEL",
                    help="start from this trained model (name or .safetensors) instead of ImageNet weights")
     p.add_argument("--official-split", action="store_true",
@@ -248,20 +270,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="carry on from the last finished epoch in --out")
     p.set_defaults(func=_cmd_train)
 
-    from fakescope.data.datasets import list_formats
 
     p = sub.add_parser("prepare", help="crop the faces of a dataset into a cache with a manifest and a split")
     p.add_argument("dataset", help="the dataset's folder (or CSV for --format csv)")
     p.add_argument("--format", required=True, choices=list_formats())
     p.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumes if it exists)")
-    p.add_argument("--frames", type=int, default=16, help="frames sampled per video (default 16)")
-    p.add_argument("--size", type=int, default=224, help="side of the stored crops (default 224)")
-    p.add_argument("--margin", type=float, default=0.9, help="crop side / face box side (default 0.9)")
-    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--frames", type=int, default=PrepareOptions.frames,
+                   help=f"frames sampled per video (default {PrepareOptions.frames})")
+    p.add_argument("--size", type=int, default=PrepareOptions.size,
+                   help=f"side of the stored crops (default {PrepareOptions.size})")
+    p.add_argument("--margin", type=float, default=PrepareOptions.margin,
+                   help=f"crop side / face box side (default {PrepareOptions.margin}, the scan's crop policy)")
+    p.add_argument("--workers", type=int, default=PrepareOptions.workers,
+                   help=f"parallel processes (default {PrepareOptions.workers})")
     p.add_argument("--limit", type=int, default=0, help="at most this many files, both classes (smoke runs)")
-    p.add_argument("--val", type=float, default=0.15, help="share for validation (default 0.15)")
-    p.add_argument("--test", type=float, default=0.15, help="share for test (default 0.15)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val", type=float, default=PrepareOptions.val,
+                   help=f"share for validation (default {PrepareOptions.val})")
+    p.add_argument("--test", type=float, default=PrepareOptions.test,
+                   help=f"share for test (default {PrepareOptions.test})")
+    p.add_argument("--seed", type=int, default=PrepareOptions.seed)
     p.add_argument("--only", metavar="PREFIX", action="append",
                    help="only files whose path in the dataset starts with PREFIX (repeatable)")
     p.add_argument("--detect-in-images", action="store_true",
@@ -277,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "official split); 'all' for everything")
     p.add_argument("--out", default="runs/evaluate", help="where report.json, report.md and PNGs go")
     p.add_argument("--limit", type=int, default=0, help="score at most this many crops or files")
-    p.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32, as scan)")
+    _add_option_flags(p, only=("num_frames", "fps", "aggregate", "detector"))  # videos are scanned as scan does
     p.add_argument("--only", metavar="PREFIX", action="append",
                    help="only files whose path in the dataset or cache starts with PREFIX (repeatable)")
     p.set_defaults(func=_cmd_evaluate)

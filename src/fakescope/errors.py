@@ -11,3 +11,8 @@ class MediaError(FakescopeError):
 
 class ModelError(FakescopeError):
     """A model name is unknown or a model file cannot be loaded."""
+
+
+class OptionError(FakescopeError, TypeError):
+    """An option name that does not exist or a value it cannot take; raised before anything is loaded.
+    Also a TypeError, as Python raises for an unknown keyword argument."""

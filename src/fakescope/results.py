@@ -7,7 +7,7 @@ within a version.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,26 @@ class PersonResult:
 
 
 @dataclass
+class FrameEvidence:
+    """One suspicious face crop and the Grad-CAM overlay of the same crop."""
+
+    track_id: int
+    frame: int
+    time: float
+    score: float
+    crop: np.ndarray  # (S, S, 3) uint8 RGB
+    overlay: np.ndarray  # the crop with the heatmap blended in
+
+
+@dataclass
+class Evidence:
+    """What a person can look at beside the numbers, made by the scan's evidence step (`evidence=N`)."""
+
+    thumbnails: dict[int, np.ndarray] = field(default_factory=dict)  # track_id -> a representative crop
+    frames: list[FrameEvidence] = field(default_factory=list)  # the most suspicious first
+
+
+@dataclass
 class FileResult:
     path: str
     verdict: str  # FAKE, REAL, NO_FACE or ERROR
@@ -48,10 +68,12 @@ class FileResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     # track_id -> (n, S, S, 3) uint8 RGB crops the model saw, when asked for (ScanOptions.keep_crops).
     crops: dict[int, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    # Thumbnails and heatmaps for the HTML report, when asked for (ScanOptions.evidence). Not in JSON.
+    evidence: Evidence | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        del d["crops"]
+        d = asdict(replace(self, crops=None, evidence=None))  # not deep-copying the images only to drop them
+        del d["crops"], d["evidence"]
         return d
 
     @property
@@ -99,9 +121,17 @@ class ScanResult:
         return json.dumps(self.to_dict(), indent=indent)
 
     def save_json(self, path: str | Path) -> Path:
+        """What `fakescope scan --out FILE` writes."""
         path = Path(path)
         path.write_text(self.to_json() + "\n")
         return path
+
+    def save_html(self, path: str | Path) -> Path:
+        """What `fakescope scan --report FILE` writes: a self-contained HTML report. Its heatmaps are the
+        evidence the scan computed (`fakescope.scan(..., evidence=True)`); without, it shows the rest."""
+        from fakescope.report.html import write_report
+
+        return write_report(self, path)
 
     def __str__(self) -> str:
         from fakescope.report.text import format_scan

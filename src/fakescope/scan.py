@@ -9,34 +9,23 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fakescope import __version__
+from fakescope.aggregate import file_probability, person_probability, verdict
 from fakescope.errors import FakescopeError
 from fakescope.faces import FaceDetector, Track, create_detector, crop_face, track_faces
 from fakescope.media import Frame, collect_media, read_media
-from fakescope.models import FaceClassifier
-from fakescope.results import ERROR, FAKE, NO_FACE, REAL, FileResult, PersonResult, ScanResult
+from fakescope.models import DEFAULT_MODEL
+from fakescope.options import ScanOptions, with_options_signature
+from fakescope.results import ERROR, NO_FACE, FileResult, PersonResult, ScanResult
 
-AGGREGATIONS = ("mean", "max", "median")
+if TYPE_CHECKING:
+    from fakescope.models import FaceClassifier
 
-
-@dataclass
-class ScanOptions:
-    num_frames: int = 32  # evenly spaced samples per video (DeepfakeBench and SBI use 32)
-    fps: float | None = None  # sample this many frames per second instead
-    threshold: float | None = None  # default: the model's own, chosen on validation data
-    aggregate: str = "mean"  # how a person's frame probabilities become one
-    max_side: int = 4096  # frames larger than this are scaled down on decode
-    keep_crops: bool = False  # attach the face crops to the result (reports, heatmaps); not in JSON
-
-
-def person_probability(frame_probs, aggregate: str = "mean") -> float:
-    """One person's fake probability from their frames' (mean, median or max). A video's is the highest
-    of its persons': DFDC fakes often swap one of two people."""
-    return float(getattr(np, aggregate)(frame_probs))
+__all__ = ["ScanOptions", "Scanner", "crop_tracks", "find_tracks", "person_probability", "scan"]
 
 
 def find_tracks(frames: list[Frame], detector: FaceDetector,
@@ -57,22 +46,20 @@ def crop_tracks(frames: list[Frame], tracks: list[Track], size: int, margin: flo
 
 
 class Scanner:
-    """Loads the face detector and the classifier once; `scan_file` and `scan` reuse them."""
+    """Loads the face detector and the classifier once; `scan_file` and `scan` reuse them.
 
-    def __init__(self, model: str | os.PathLike | FaceClassifier = "default", detector: str = "yunet",
-                 device: str = "cpu", backend: str = "auto", **options) -> None:
+    Options are keyword arguments (`Scanner(num_frames=64, threshold=0.6)`, listed by `help(Scanner)`) or a
+    `ScanOptions`; they are checked before anything loads, so a typo costs no model load."""
+
+    @with_options_signature
+    def __init__(self, model: str | os.PathLike | FaceClassifier = DEFAULT_MODEL, *, device: str = "cpu",
+                 backend: str = "auto", options: ScanOptions | None = None, **changes: Any) -> None:
+        self.options = ScanOptions.build(options, **changes)  # first: a typo must not wait for a model load
+        self.detector = create_detector(self.options.detector)
+        from fakescope.models import FaceClassifier  # imports torch
+
         self.classifier = (model if isinstance(model, FaceClassifier)
                            else FaceClassifier.load(model, backend=backend, device=device))
-        self.detector = create_detector(detector)
-        self.options = ScanOptions(**options)
-        if self.options.aggregate not in AGGREGATIONS:
-            raise FakescopeError(f"aggregate must be one of {', '.join(AGGREGATIONS)}")
-        if self.options.num_frames < 1:
-            raise FakescopeError("num_frames must be at least 1")
-        if self.options.fps is not None and not self.options.fps > 0:
-            raise FakescopeError("fps must be above 0")
-        if self.options.threshold is not None and not 0 <= self.options.threshold <= 1:
-            raise FakescopeError("threshold must be between 0 and 1")
 
     @property
     def threshold(self) -> float:
@@ -128,26 +115,32 @@ class Scanner:
         probs = self.classifier.predict(crops)
         timings["classify"] = time.perf_counter() - t
 
-        if opts.keep_crops:
-            result.crops = {}
+        by_track: dict[int, np.ndarray] = {}
         k = 0
         for track in tracks:
             n = len(track.detections)
             scores = probs[k:k + n]
-            if opts.keep_crops:
-                result.crops[track.track_id] = crops[k:k + n]
+            by_track[track.track_id] = crops[k:k + n]
             k += n
             p = person_probability(scores, opts.aggregate)
             result.persons.append(PersonResult(
-                track_id=track.track_id, probability=p, verdict=FAKE if p >= self.threshold else REAL,
+                track_id=track.track_id, probability=p, verdict=verdict(p, self.threshold),
                 frames=[frames[pos].index for pos, _ in track.detections],
                 times=[round(frames[pos].time, 3) for pos, _ in track.detections],
                 scores=[round(float(s), 4) for s in scores],
                 boxes=[[round(v * frames[pos].scale, 1) for v in face.box] for pos, face in track.detections],
             ))
-        # A video is fake when anyone in it is: DFDC fakes often swap one of two people.
-        result.probability = max(p.probability for p in result.persons)
-        result.verdict = FAKE if result.probability >= self.threshold else REAL
+        result.probability = file_probability(p.probability for p in result.persons)
+        result.verdict = verdict(result.probability, self.threshold)
+        if opts.keep_crops:
+            result.crops = by_track
+        if opts.evidence:
+            from fakescope.evidence import evidence_step
+
+            t = time.perf_counter()
+            on_stage("explain", 0.0)
+            result.evidence = evidence_step(result, self.classifier, opts.evidence, by_track)
+            timings["explain"] = time.perf_counter() - t
         return result
 
     def scan(self, paths: str | os.PathLike | Iterable[str | os.PathLike],
@@ -166,9 +159,9 @@ class Scanner:
 
     @property
     def settings(self) -> dict:
-        """The knobs a result was made with, recorded beside it."""
+        """The knobs a result was made with, recorded beside it, by the names the CLI and API take."""
         return {"num_frames": self.options.num_frames, "fps": self.options.fps, "threshold": self.threshold,
-                "aggregate": self.options.aggregate, "detector": type(self.detector).__name__,
+                "aggregate": self.options.aggregate, "detector": self.options.detector,
                 "input_size": self.classifier.config.input_size}
 
     def wrap(self, files: list[FileResult]) -> ScanResult:
@@ -176,10 +169,13 @@ class Scanner:
         return ScanResult(files=files, model=self.model_name, settings=self.settings, version=__version__)
 
 
-def scan(paths: str | os.PathLike | Iterable[str | os.PathLike], *, model: str | os.PathLike = "default",
-         detector: str = "yunet", device: str = "cpu", **options) -> ScanResult:
+@with_options_signature
+def scan(paths: str | os.PathLike | Iterable[str | os.PathLike], *, model: str | os.PathLike = DEFAULT_MODEL,
+         device: str = "cpu", backend: str = "auto", options: ScanOptions | None = None,
+         **changes: Any) -> ScanResult:
     """Scan videos and images for manipulated faces: `fakescope.scan("clip.mp4")`.
 
-    Options: num_frames, fps, threshold, aggregate ("mean", "max", "median"), max_side.
+    Options (see `ScanOptions`): num_frames, fps, threshold, aggregate ("mean", "max", "median"), detector,
+    max_side, keep_crops, evidence (heatmaps for `result.save_html`).
     """
-    return Scanner(model=model, detector=detector, device=device, **options).scan(paths)
+    return Scanner(model=model, device=device, backend=backend, options=options, **changes).scan(paths)

@@ -1,7 +1,8 @@
 """`fakescope evaluate`: score a labelled cache or set of videos and report, frame by frame and video by video.
 
 Frame level scores each face crop on its own; video level is what a scan says about a whole video (per
-person the mean of its frames, then the most suspicious person), so a detector is judged both on what it
+person its frames aggregated as `--aggregate` says, mean by default, then the most suspicious person:
+`fakescope.aggregate`, the very rule `fakescope scan` applies), so a detector is judged both on what it
 sees and on what a user is told. The two are never pooled: every figure in the JSON sits under "frame" or
 "video" and every Markdown row names its level. Results are broken down per dataset and per manipulation
 method (a method's fakes against all reals of its dataset, as FF++ papers do).
@@ -20,14 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.data.crops import MANIFEST, CropItem, as_prefixes, read_crops
+from fakescope.aggregate import tracks_probability
+from fakescope.data.crops import MANIFEST, CropItem, read_crops
 from fakescope.data.datasets import CROP, SourceItem, read_dataset
+from fakescope.data.labels import as_prefixes
 from fakescope.data.split import spread
 from fakescope.errors import FakescopeError
 from fakescope.evaluate.metrics import binary_report, precision_recall_curve, reliability_bins, roc_curve
 from fakescope.evaluate.scoring import score_crops, score_videos
 from fakescope.models import FaceClassifier
-from fakescope.scan import person_probability
+from fakescope.options import ScanOptions
 
 SCHEMA = "fakescope.evaluate/1"
 LEVELS = ("frame", "video")
@@ -61,28 +64,27 @@ class Evaluation:
     frames_per_video: float = 0.0
 
 
-def video_probability(track_probs: dict[int, list[float]]) -> float:
-    """Scan's rule: each person's frames are averaged; a video is as fake as its most suspicious person."""
-    return max(person_probability(p) for p in track_probs.values())
-
-
-def score_crop_items(clf: FaceClassifier, items: Sequence[CropItem], ev: Evaluation) -> None:
-    """Frame level per crop; video level by grouping crops on (dataset, video, label)."""
+def score_crop_items(clf: FaceClassifier, items: Sequence[CropItem], ev: Evaluation,
+                     options: ScanOptions | None = None) -> None:
+    """Frame level per crop; video level by grouping crops on (dataset, video, label) into persons (tracks)
+    and applying scan's rule with `options.aggregate`."""
+    aggregate = (options or ScanOptions()).aggregate
     probs = score_crops(clf, items)
     videos: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for it, p in zip(items, probs):
         ev.frame.add(it.label, p, it.dataset, it.method)
         videos[(it.dataset, it.video or str(it.path), it.label, it.method)][it.track].append(float(p))
     for (dataset, _, label, method), tracks in videos.items():
-        ev.video.add(label, video_probability(tracks), dataset, method)
+        ev.video.add(label, tracks_probability(tracks, aggregate), dataset, method)
 
 
-def score_video_items(clf: FaceClassifier, items: Sequence[SourceItem], ev: Evaluation, num_frames: int,
-                      on_file: Callable[[], None] = lambda: None) -> None:
-    """Each video through the scan pipeline: its persons' frame scores are the frame level."""
+def score_video_items(clf: FaceClassifier, items: Sequence[SourceItem], ev: Evaluation,
+                      options: ScanOptions | None = None, on_file: Callable[[], None] = lambda: None) -> None:
+    """Each video through the scan pipeline, with `options` (frames, aggregation, ...) as `scan` takes them:
+    its persons' frame scores are the frame level, its probability the video level."""
     from fakescope.scan import Scanner
 
-    scanner = Scanner(model=clf, num_frames=num_frames)
+    scanner = Scanner(model=clf, options=options)
     for it in items:
         result = score_videos(scanner, [it.path])[0]
         on_file()
@@ -97,11 +99,6 @@ def score_video_items(clf: FaceClassifier, items: Sequence[SourceItem], ev: Eval
                          "method": it.method, "probability": round(result.probability, 6)})
 
 
-def _as_crop(it: SourceItem) -> CropItem:
-    return CropItem(path=it.path, label=it.label, group=it.group, dataset=it.dataset, method=it.method,
-                    video=it.video)
-
-
 def _select(items: list, split: str | None, split_of: Callable[[object], str]) -> list:
     if split in (None, "all"):
         return items
@@ -112,27 +109,28 @@ def _select(items: list, split: str | None, split_of: Callable[[object], str]) -
 
 
 def collect(clf: FaceClassifier, source: str | Path, fmt: str | None = None, split: str | None = None,
-            limit: int = 0, num_frames: int = 32, progress: bool = False,
+            limit: int = 0, options: ScanOptions | None = None, progress: bool = False,
             prefix: str | Sequence[str] | None = None) -> Evaluation:
     """Score `source`: a prepared cache (default split: test), or a dataset in layout `fmt` (default: a
-    folder of real/ and fake/, or a CSV) whose crops are scored as crops and videos as scan would. With
-    `prefix`, only the files whose path in the dataset (or cache) starts with it, or one of them."""
+    folder of real/ and fake/, or a CSV) whose crops are scored as crops and videos as scan would with
+    `options`. With `prefix`, only the files whose path in the dataset (or cache) starts with it, or one of
+    them."""
     from tqdm import tqdm
 
     source = Path(source)
     ev = Evaluation()
     if fmt is None and source.is_dir() and (source / MANIFEST).is_file():
         crops = _select(read_crops(source, prefix), split or "test", lambda it: it.split)
-        score_crop_items(clf, spread(crops, limit), ev)
+        score_crop_items(clf, spread(crops, limit), ev, options)
     else:
         fmt = fmt or ("csv" if source.suffix.lower() == ".csv" else "folder")
         items = spread(_select(read_dataset(source, fmt, prefix), split, lambda it: it.official_split), limit)
-        crops = [_as_crop(it) for it in items if it.kind == CROP]
+        crops = [CropItem.from_source(it) for it in items if it.kind == CROP]
         videos = [it for it in items if it.kind != CROP]
         if crops:
-            score_crop_items(clf, crops, ev)
+            score_crop_items(clf, crops, ev, options)
         bar = tqdm(total=len(videos), unit="video", disable=not progress or not videos)
-        score_video_items(clf, videos, ev, num_frames, on_file=lambda: bar.update(1))
+        score_video_items(clf, videos, ev, options, on_file=lambda: bar.update(1))
         bar.close()
     if not ev.frame.labels:
         raise FakescopeError(f"{source}: nothing could be scored ({len(ev.unscored)} file(s) without a face)")
@@ -163,7 +161,7 @@ def _breakdowns(ev: Evaluation, threshold: float) -> tuple[dict, dict]:
 
 
 def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | None,
-                 prefix: str | Sequence[str] | None = None) -> dict:
+                 prefix: str | Sequence[str] | None = None, options: ScanOptions | None = None) -> dict:
     threshold = clf.config.threshold
     by_dataset, by_method = _breakdowns(ev, threshold)
     overall = {level: _level_report(np.asarray(getattr(ev, level).labels), np.asarray(getattr(ev, level).probs),
@@ -175,7 +173,7 @@ def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | 
     if ev.unscored:
         notes.append(f"{len(ev.unscored)} file(s) could not be scored and are left out of every figure")
     return {"schema": SCHEMA, "model": str(clf.source or clf.config.name), "source": str(source),
-            "split": split or "", "only": list(as_prefixes(prefix)),
+            "split": split or "", "only": list(as_prefixes(prefix)), "aggregate": (options or ScanOptions()).aggregate,
             "threshold": threshold, "frames_per_video": round(ev.frames_per_video, 2),
             "overall": overall, "by_dataset": by_dataset, "by_method": by_method, "reliability": reliability,
             "files": ev.files, "unscored": ev.unscored, "notes": notes}
@@ -199,8 +197,9 @@ def to_markdown(report: dict) -> str:
              f"Source `{report['source']}`" + (f", split `{report['split']}`" if report["split"] else "")
              + (f", only paths starting with {', '.join(f'`{o}`' for o in report['only'])}" if report["only"] else "")
              + f". Threshold {report['threshold']:.3f} (the model's) for accuracy, precision, recall and "
-             "specificity. Frame level: each face crop scored alone. Video level: per person the mean over its "
-             "frames, then the most suspicious person, as `fakescope scan` does.", ""]
+             "specificity. Frame level: each face crop scored alone. Video level: per person the "
+             f"{report.get('aggregate', 'mean')} over its frames, then the most suspicious person, as "
+             f"`fakescope scan --aggregate {report.get('aggregate', 'mean')}` does.", ""]
     lines += [f"> {n}" for n in report["notes"]] + ([""] if report["notes"] else [])
     lines += ["## Overall", "", head] + [_row("all", report["overall"][lv]) for lv in LEVELS] + [""]
     lines += ["Confusion matrices ([[TN, FP], [FN, TP]], fake = positive): "
@@ -258,13 +257,17 @@ def _plot(ev: Evaluation, report: dict, out: Path) -> None:
 
 
 def evaluate(model: str | Path, source: str | Path, out: str | Path, fmt: str | None = None,
-             split: str | None = None, limit: int = 0, num_frames: int = 32, progress: bool = False,
-             prefix: str | Sequence[str] | None = None) -> dict:
-    """Score, then write report.json, report.md, roc.png, pr.png and reliability.png to `out`."""
+             split: str | None = None, limit: int = 0, progress: bool = False,
+             prefix: str | Sequence[str] | None = None, options: ScanOptions | None = None,
+             **changes: object) -> dict:
+    """Score, then write report.json, report.md, roc.png, pr.png and reliability.png to `out`. Videos are
+    scanned with `options` and the scan options in `changes` (`num_frames=16`, `aggregate="max"`), checked
+    before the model loads."""
+    options = ScanOptions.build(options, **changes)
     clf = FaceClassifier.load(model)
-    ev = collect(clf, source, fmt, split, limit, num_frames, progress, prefix)
+    ev = collect(clf, source, fmt, split, limit, options, progress, prefix)
     is_cache = fmt is None and Path(source, MANIFEST).is_file()
-    report = build_report(ev, clf, str(source), split or ("test" if is_cache else None), prefix)
+    report = build_report(ev, clf, str(source), split or ("test" if is_cache else None), prefix, options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

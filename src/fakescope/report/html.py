@@ -5,8 +5,11 @@ per person, a timeline of the fake probability per person (inline SVG), and the 
 beside a Grad-CAM overlay of where the model looked. Images are PNG data URIs; the CSS is inline; there is
 no script. The web server shows the very same fragment (`render_fragment`) on its result page.
 
-    >>> evidence = collect_evidence(file_result, classifier)   # needs Scanner(keep_crops=True)
-    >>> html = render_document([render_fragment(file_result, evidence)], title="clip.mp4")
+Rendering only renders: the thumbnails and heatmaps are the evidence the scan computed
+(`Scanner(evidence=4)`, `fakescope.evidence`), carried on each FileResult.
+
+    >>> result = fakescope.scan("clip.mp4", evidence=True)
+    >>> result.save_html("report.html")                       # = write_report(result, "report.html")
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import base64
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
@@ -28,65 +31,15 @@ from markupsafe import Markup
 
 from fakescope import __version__
 from fakescope.errors import FakescopeError
-from fakescope.results import SCHEMA
+from fakescope.results import SCHEMA, Evidence
 
 if TYPE_CHECKING:
-    from fakescope.models import FaceClassifier
     from fakescope.results import FileResult, ScanResult
 
 # Person colours, told apart by people with the common colour-vision deficiencies (Okabe-Ito).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 HEADLINES = {"FAKE": "Likely manipulated", "REAL": "No manipulation detected", "NO_FACE": "No face found",
              "ERROR": "Could not scan"}
-
-
-@dataclass
-class FrameEvidence:
-    """One suspicious face crop and the Grad-CAM overlay of the same crop."""
-
-    track_id: int
-    frame: int
-    time: float
-    score: float
-    crop: np.ndarray  # (S, S, 3) uint8 RGB
-    overlay: np.ndarray  # the crop with the heatmap blended in
-
-
-@dataclass
-class Evidence:
-    """What a person can look at beside the numbers; made from the crops a scan kept."""
-
-    thumbnails: dict[int, np.ndarray] = field(default_factory=dict)  # track_id -> a representative crop
-    frames: list[FrameEvidence] = field(default_factory=list)  # the most suspicious first
-
-
-def collect_evidence(result: FileResult, classifier: FaceClassifier, top_k: int = 4) -> Evidence:
-    """Thumbnails and Grad-CAM overlays of the most suspicious frames, from `result.crops`.
-
-    Every person gets at least their single most suspicious frame; with few persons each gets more, up to
-    `top_k` in all (or one per person when there are more persons than that). Returns an empty Evidence
-    when the scan kept no crops (no face, an error, or keep_crops off)."""
-    from fakescope.models.explain import gradcam, overlay_heatmap
-
-    evidence = Evidence()
-    if not result.crops or not result.persons:
-        return evidence
-    per_person = max(1, top_k // len(result.persons))
-    picks: list[tuple[int, int]] = []  # (track_id, position in that person's frames)
-    for person in sorted(result.persons, key=lambda p: -p.probability):
-        crops = result.crops[person.track_id]
-        evidence.thumbnails[person.track_id] = crops[len(crops) // 2]
-        order = np.argsort(-np.asarray(person.scores), kind="stable")[:per_person]
-        picks.extend((person.track_id, int(i)) for i in order)
-    persons = {p.track_id: p for p in result.persons}
-    picks.sort(key=lambda pick: -persons[pick[0]].scores[pick[1]])
-    crops = np.stack([result.crops[tid][i] for tid, i in picks])
-    heatmaps = gradcam(classifier, crops)
-    for (tid, i), crop, heat in zip(picks, crops, heatmaps):
-        p = persons[tid]
-        evidence.frames.append(FrameEvidence(tid, p.frames[i], p.times[i], p.scores[i], crop,
-                                             overlay_heatmap(crop, heat)))
-    return evidence
 
 
 def png_data_uri(rgb: np.ndarray) -> str:
@@ -171,7 +124,9 @@ def report_css() -> str:
 
 
 def render_fragment(result: FileResult, evidence: Evidence | None = None, name: str | None = None) -> Markup:
-    """One file's section of the report (HTML, styled by `report_css()`); `name` replaces the path shown."""
+    """One file's section of the report (HTML, styled by `report_css()`): its verdict, timeline and
+    `evidence` (default: what the scan attached); `name` replaces the path shown."""
+    evidence = result.evidence if evidence is None else evidence
     colours = {p.track_id: PALETTE[k % len(PALETTE)] for k, p in enumerate(result.persons)}
     return Markup(_env().get_template("fragment.html").render(
         f=result, name=name or result.path, headline=HEADLINES.get(result.verdict, result.verdict),
@@ -185,12 +140,12 @@ def render_document(fragments: list[Markup], title: str, model: str | None = Non
         schema=SCHEMA, created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def write_report(scan: ScanResult, path: str | os.PathLike, evidence: list[Evidence | None]) -> Path:
-    """Write the report for a whole scan (one section per file, `evidence` in the same order)."""
+def write_report(scan: ScanResult, path: str | os.PathLike) -> Path:
+    """Write the report for a whole scan, one section per file (`ScanResult.save_html` calls this)."""
     path = Path(path)
     names = [Path(f.path).name for f in scan.files]
     title = names[0] if len(names) == 1 else f"{len(names)} files"
-    html = render_document([render_fragment(f, ev) for f, ev in zip(scan.files, evidence)], title, scan.model)
+    html = render_document([render_fragment(f) for f in scan.files], title, scan.model)
     try:
         path.write_text(html, encoding="utf-8")
     except OSError as exc:

@@ -45,6 +45,8 @@ from starlette.exceptions import HTTPException
 from fakescope import __version__
 from fakescope.errors import FakescopeError
 from fakescope.media import sniff_kind
+from fakescope.models import DEFAULT_MODEL
+from fakescope.options import ScanOptions
 from fakescope.report.html import HEADLINES, render_document, report_css
 from fakescope.server.db import QUEUED, RUNNING, Database, ScanRow, new_scan_id
 from fakescope.server.uploads import FILE_FIELD, UploadError, probe_duration, receive_upload
@@ -69,10 +71,10 @@ STAGE_NAMES = {"queued": "Waiting in the queue", "starting": "Starting", "decode
 @dataclass
 class ServerConfig:
     data_dir: Path = Path("fakescope-data")
-    model: str = "default"  # bundled name or .safetensors path
+    model: str = DEFAULT_MODEL  # bundled name or .safetensors path
     token: str | None = None  # None: no authentication (local use)
     workers: int = 1  # scan processes; each uses about two cores at its busiest
-    frames: int = 32  # frames sampled per video
+    frames: int = ScanOptions.num_frames  # frames sampled per video
     max_upload_mb: float = 500.0
     max_duration: float = 3600.0  # seconds of video; 0 for no limit
     max_attempts: int = 3  # a scan interrupted by this many server restarts fails instead of resuming

@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fakescope.options import EVIDENCE_FRAMES, ScanOptions
 from fakescope.server.db import DONE, FAILED, Database, ScanRow
 
 log = logging.getLogger("fakescope.server")
@@ -37,8 +38,8 @@ class WorkerConfig:
     db_path: str
     data_dir: str
     model: str
-    frames: int
-    evidence_frames: int = 4
+    frames: int = ScanOptions.num_frames
+    evidence_frames: int = EVIDENCE_FRAMES
     parent_pid: int = 0
 
 
@@ -63,7 +64,7 @@ class Worker:
 
         self.config = config
         self.db = Database(config.db_path)
-        self.scanner = Scanner(model=config.model, keep_crops=True, num_frames=config.frames)
+        self.scanner = Scanner(model=config.model, evidence=config.evidence_frames, num_frames=config.frames)
         # What clients see of the model: its name, not where the server keeps the file.
         self.model_name = self.scanner.classifier.config.name or Path(config.model).stem
         torch.set_num_threads(1)  # Grad-CAM is one small backward pass; more threads only contend
@@ -84,7 +85,7 @@ class Worker:
                 self.db.finish(row, FAILED, error="internal error while scanning (see the server log)")
 
     def scan(self, row: ScanRow) -> None:
-        from fakescope.report.html import collect_evidence, render_fragment
+        from fakescope.report.html import render_fragment
         from fakescope.results import ERROR
 
         folder = scan_dir(self.config.data_dir, row.id)
@@ -102,14 +103,12 @@ class Worker:
         result = self.scanner.scan_file(folder / "upload", on_stage=on_stage)
         result.path = row.filename  # the client's name, not where the server keeps the bytes
         result.model = self.model_name
-        on_stage("explain", 0.0)
-        evidence = collect_evidence(result, self.scanner.classifier, top_k=self.config.evidence_frames)
         on_stage("report", 0.0)
         scan = self.scanner.wrap([result])
         scan.model = self.model_name
         if folder.is_dir():
             tmp = folder / "report.html.tmp"
-            tmp.write_text(render_fragment(result, evidence), encoding="utf-8")
+            tmp.write_text(render_fragment(result), encoding="utf-8")
             os.replace(tmp, folder / "report.html")
         if not self.parent_alive():
             os._exit(0)
