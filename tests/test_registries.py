@@ -1,7 +1,7 @@
-"""Contract tests over the registries: every classifier architecture, face detector and dataset format that
-registers itself is tested here by name, so a new entry is tested the day it is added, with no list to edit.
-Also the registry helper itself, and that its discovery makes no import cycles and keeps torch out of
-`import fakescope`."""
+"""Contract tests over the registries: every face detector and dataset format that registers itself is
+tested here by name (every classifier architecture in test_model_contract.py), so a new entry is tested the
+day it is added, with no list to edit. Also the registry helper itself, and that its discovery makes no
+import cycles and keeps torch out of `import fakescope`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import pytest
 from fakescope.data.datasets import list_formats, read_dataset
 from fakescope.errors import FakescopeError
 from fakescope.faces import DEFAULT_DETECTOR, Face, create_detector, list_detectors
-from fakescope.models import list_models
 from fakescope.registry import Registry
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -28,41 +27,6 @@ def _python(code: str) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=300, env=env, check=False)
-
-
-# ---- classifier architectures ---------------------------------------------------------------------------
-@pytest.mark.parametrize("name", list_models())
-def test_every_model_gives_one_logit_and_says_how_to_feed_it(name: str) -> None:
-    import torch
-
-    from fakescope.models import create_model
-
-    model = create_model(name, pretrained=False, input_size=64).eval()
-    with torch.no_grad():
-        assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 1)
-    cfg = model.default_cfg
-    assert cfg["input_size"] == 64 and len(cfg["mean"]) == len(cfg["std"]) == 3 and min(cfg["std"]) > 0
-
-
-@pytest.mark.parametrize("name", list_models())
-def test_every_model_round_trips_scores_and_explains(name: str, astronaut: np.ndarray, tmp_path: Path) -> None:
-    """Saved, loaded, scored through ONNX Runtime as scan does, and given a Grad-CAM heatmap as the HTML
-    report does: what a trained model of this architecture will go through."""
-    import torch
-
-    from fakescope.models import FaceClassifier, ModelConfig, create_model
-    from fakescope.models.explain import gradcam
-
-    torch.manual_seed(0)
-    size = 64
-    module = create_model(name, pretrained=False, input_size=size)
-    clf = FaceClassifier(module, ModelConfig.from_module(name, module), backend="torch")
-    crops = np.stack([cv2.resize(astronaut, (size, size)), cv2.resize(astronaut[::-1], (size, size))])
-    loaded = FaceClassifier.load(clf.save(tmp_path / f"{name}.safetensors"))
-    assert loaded.config == clf.config and loaded.backend == "onnx"
-    np.testing.assert_allclose(loaded.predict(crops), clf.predict(crops), atol=1e-4)
-    heat = gradcam(clf, crops)
-    assert heat.shape == (2, size, size) and heat.min() >= 0 and heat.max() <= 1
 
 
 # ---- face detectors -------------------------------------------------------------------------------------
