@@ -10,30 +10,23 @@ Importing fakescope does not import torch: the classifier (and torch with it) lo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 from fakescope.errors import FakescopeError, MediaError, ModelError, OptionError
+
+# FaceClassifier, ModelConfig and load_classifier come through fakescope.models' own lazy __getattr__: they
+# (and torch) load on first use.
+from fakescope.models import __getattr__ as __getattr__
+from fakescope.models import create_model, list_models
 from fakescope.options import ScanOptions
 from fakescope.results import FileResult, PersonResult, ScanResult
 from fakescope.scan import Scanner, scan
 
 if TYPE_CHECKING:
-    from fakescope.models import FaceClassifier, create_model, list_models, load_classifier
+    from fakescope.models import FaceClassifier, ModelConfig, load_classifier
 
-_FROM_MODELS = {"FaceClassifier", "create_model", "list_models", "load_classifier"}
-
-
-def __getattr__(name: str) -> Any:
-    """The model API, imported on first use (it needs torch)."""
-    if name in _FROM_MODELS:
-        from fakescope import models
-
-        return getattr(models, name)
-    raise AttributeError(f"module 'fakescope' has no attribute {name!r}")
-
-
-__all__ = ["FaceClassifier", "FakescopeError", "FileResult", "MediaError", "ModelError", "OptionError",
-           "PersonResult", "ScanOptions", "ScanResult", "Scanner", "__version__", "create_model", "list_models",
-           "load_classifier", "scan"]
+__all__ = ["FaceClassifier", "FakescopeError", "FileResult", "MediaError", "ModelConfig", "ModelError",
+           "OptionError", "PersonResult", "ScanOptions", "ScanResult", "Scanner", "__version__", "create_model",
+           "list_models", "load_classifier", "scan"]

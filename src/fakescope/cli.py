@@ -186,6 +186,11 @@ def _add_option_flags(p: argparse.ArgumentParser, only: tuple[str, ...] | None =
                        metavar=meta["metavar"], help=meta["help"] + default)
 
 
+def _add_only_flag(p: argparse.ArgumentParser, where: str = "in the dataset or cache") -> None:
+    p.add_argument("--only", metavar="PREFIX", action="append",
+                   help=f"only files whose path {where} starts with PREFIX (repeatable)")
+
+
 def _add_model_flag(p: argparse.ArgumentParser) -> None:
     from fakescope.models import DEFAULT_MODEL, bundled_models
 
@@ -239,8 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a classifier on labelled face crops")
     p.add_argument("crops", help="folder with real/ and fake/, or a CSV with path,label[,group][,split]")
     p.add_argument("--out", default="runs/train", help="output folder (checkpoints, history, curves)")
-    p.add_argument("--only", metavar="PREFIX", action="append",
-                   help="use only CSV rows whose path starts with PREFIX (repeatable)")
+    _add_only_flag(p, "in the CSV")
     p.add_argument("--model", default="efficientnet_lite0")
     p.add_argument("--input-size", type=int, default=128)
     p.add_argument("--epochs", type=int, default=6)
@@ -289,8 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", type=float, default=PrepareOptions.test,
                    help=f"share for test (default {PrepareOptions.test})")
     p.add_argument("--seed", type=int, default=PrepareOptions.seed)
-    p.add_argument("--only", metavar="PREFIX", action="append",
-                   help="only files whose path in the dataset starts with PREFIX (repeatable)")
+    _add_only_flag(p, "in the dataset")
     p.add_argument("--detect-in-images", action="store_true",
                    help="images are whole pictures: find and crop their faces (default: they are crops)")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -305,15 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/evaluate", help="where report.json, report.md and PNGs go")
     p.add_argument("--limit", type=int, default=0, help="score at most this many crops or files")
     _add_option_flags(p, only=("num_frames", "fps", "aggregate", "detector"))  # videos are scanned as scan does
-    p.add_argument("--only", metavar="PREFIX", action="append",
-                   help="only files whose path in the dataset or cache starts with PREFIX (repeatable)")
+    _add_only_flag(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("eda", help="look for shortcuts in labelled crops (size, JPEG quality, framing)")
     p.add_argument("source", help="a prepared cache, a folder of real/ and fake/, or a CSV")
     p.add_argument("--out", default="runs/eda")
-    p.add_argument("--only", metavar="PREFIX", action="append",
-                   help="use only CSV rows whose path starts with PREFIX (repeatable)")
+    _add_only_flag(p, "in the CSV")
     p.add_argument("--limit", type=int, default=2000, help="crops looked at per class (default 2000)")
     p.set_defaults(func=_cmd_eda)
 
