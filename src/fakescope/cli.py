@@ -211,12 +211,13 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fakescope", description="Detect manipulated faces in videos and images.")
-    parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
     from fakescope.data.datasets import list_formats
     from fakescope.data.prepare import PrepareOptions
     from fakescope.faces import CROP_MARGIN
+
+    parser = argparse.ArgumentParser(prog="fakescope", description="Detect manipulated faces in videos and images.")
+    parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("scan", help="scan videos, images or folders for manipulated faces")
     p.add_argument("paths", nargs="+", help="videos (mp4 mov avi mkv webm), images (jpg png webp bmp) or folders")
