@@ -104,7 +104,7 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
     from tqdm import tqdm
 
     from fakescope.media import collect_media
-    from fakescope.report.text import format_file
+    from fakescope.report.text import format_file, format_provenance
 
     files = collect_media(paths)
     human = not (args.json or args.quiet)
@@ -120,6 +120,8 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
         bar.clear()
         if not result.ok:  # errors and NO_FACE: one line on stderr, whatever the output format
             print(f"fakescope: {result.message}", file=sys.stderr, flush=True)
+            if human and result.provenance:  # a face-less file can still declare itself AI-generated
+                print(format_provenance(result), flush=True)
         elif human:
             print(format_file(result), flush=True)
 
@@ -140,6 +142,24 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     result = _run_scan(_scanner(args), args.paths, args)
+    return 0 if result.ok else 1
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from fakescope.provenance import inspect
+
+    result = inspect(args.paths, trust_anchors=args.trust_anchors)
+    for f in result:
+        if not f.ok:
+            print(f"fakescope: {f}", file=sys.stderr)
+    if args.json:
+        print(result.to_json())
+    else:
+        text = "\n".join(str(f) for f in result if f.ok)
+        if text:
+            print(text)
+    if args.out:
+        result.save_json(args.out)
     return 0 if result.ok else 1
 
 
@@ -223,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="videos (mp4 mov avi mkv webm), images (jpg png webp bmp) or folders")
     _add_scan_options(p)
     p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("inspect", help="Content Credentials (C2PA) and metadata of files, without the face model")
+    p.add_argument("paths", nargs="+", help="videos, images or folders")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.inspect/1)")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE")
+    _add_option_flags(p, only=("trust_anchors",))
+    p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("demo", help="make sample media (no download) and scan it")
     _add_scan_options(p)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any
@@ -17,6 +18,7 @@ from fakescope.aggregate import AGGREGATIONS
 from fakescope.errors import OptionError
 from fakescope.faces import DEFAULT_DETECTOR, list_detectors
 from fakescope.media import DEFAULT_MAX_SIDE, DEFAULT_NUM_FRAMES
+from fakescope.provenance.credentials import load_trust_anchors
 
 EVIDENCE_FRAMES = 4  # heatmaps per file in an HTML report (the CLI's --report, the web page)
 
@@ -44,6 +46,9 @@ class ScanOptions:
     keep_crops: bool = _option(False, "attach the face crops the model saw to each result (not in JSON)")
     evidence: int = _option(0, "Grad-CAM heatmaps of this many most suspicious face crops per file, for the "
                                f"HTML report (True: {EVIDENCE_FRAMES}; 0: none)")
+    trust_anchors: str | None = _option(None, "certificates (PEM) whose Content Credentials signers count as "
+                                        "trusted; without it a good signature reads 'signer not on a trust list "
+                                        "known here' (nothing is downloaded)", "--trust-anchors", str, metavar="PEM")
 
     def __post_init__(self) -> None:
         if self.evidence is True:
@@ -61,6 +66,9 @@ class ScanOptions:
             raise OptionError(f"unknown face detector {self.detector!r}; known: {', '.join(list_detectors())}")
         if not isinstance(self.keep_crops, bool):
             raise OptionError(f"keep_crops must be True or False, got {self.keep_crops!r}")
+        if self.trust_anchors is not None:  # a readable PEM file with certificates, or a one-line error now
+            object.__setattr__(self, "trust_anchors", os.fspath(self.trust_anchors))
+            load_trust_anchors(self.trust_anchors)
 
     @classmethod
     def build(cls, options: ScanOptions | None = None, **changes: Any) -> ScanOptions:

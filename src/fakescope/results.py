@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fakescope.provenance import Provenance
 
 SCHEMA = "fakescope.scan/1"
 
@@ -66,6 +70,8 @@ class FileResult:
     error: str | None = None
     model: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    # Content Credentials and metadata (schema fakescope.provenance/1); None when the file cannot be opened.
+    provenance: Provenance | None = None
     # track_id -> (n, S, S, 3) uint8 RGB crops the model saw, when asked for (ScanOptions.keep_crops).
     crops: dict[int, np.ndarray] | None = field(default=None, repr=False, compare=False)
     # Thumbnails and heatmaps for the HTML report, when asked for (ScanOptions.evidence). Not in JSON.

@@ -20,6 +20,7 @@ from fakescope.faces import FaceDetector, Track, create_detector, crop_face, tra
 from fakescope.media import Frame, collect_media, read_media
 from fakescope.models import DEFAULT_MODEL
 from fakescope.options import ScanOptions, with_options_signature
+from fakescope.provenance import ProvenanceReader
 from fakescope.results import ERROR, NO_FACE, FileResult, PersonResult, ScanResult
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class Scanner:
 
         self.classifier = (model if isinstance(model, FaceClassifier)
                            else FaceClassifier.load(model, backend=backend, device=device))
+        self.provenance = ProvenanceReader(self.options.trust_anchors)
 
     @property
     def threshold(self) -> float:
@@ -76,6 +78,14 @@ class Scanner:
         """Scan one file. Bad input becomes an ERROR result with a one-line reason, never an exception.
         `on_stage(stage, fraction)` reports progress (used by the web server)."""
         path = str(path)
+        result = self._scan_file_or_error(path, on_stage)
+        t = time.perf_counter()
+        result.provenance = self.provenance.try_read(path)  # never raises: a bad manifest is a finding
+        if result.provenance is not None:
+            result.timings["provenance"] = time.perf_counter() - t
+        return result
+
+    def _scan_file_or_error(self, path: str, on_stage: Callable[[str, float], None] | None) -> FileResult:
         try:
             return self._scan_file(path, on_stage or (lambda stage, frac: None))
         except FakescopeError as exc:
@@ -176,6 +186,7 @@ def scan(paths: str | os.PathLike | Iterable[str | os.PathLike], *, model: str |
     """Scan videos and images for manipulated faces: `fakescope.scan("clip.mp4")`.
 
     Options (see `ScanOptions`): num_frames, fps, threshold, aggregate ("mean", "max", "median"), detector,
-    max_side, keep_crops, evidence (heatmaps for `result.save_html`).
+    max_side, keep_crops, evidence (heatmaps for `result.save_html`), trust_anchors (a PEM file: Content
+    Credentials signed under one of its certificates read as trusted).
     """
     return Scanner(model=model, device=device, backend=backend, options=options, **changes).scan(paths)

@@ -15,6 +15,18 @@ def sparkline(values: list[float]) -> str:
     return "".join(BARS[min(len(BARS) - 1, int(v * (len(BARS) - 1) + 0.5))] for v in values)
 
 
+def format_provenance(f: FileResult, verdict: str | None = None) -> str:
+    """The file's provenance around `verdict` (its lines): valid Content Credentials that declare generative
+    AI are said first, before the face model's verdict; the rest follows, indented."""
+    p = f.provenance
+    lines = [f"{f.path}: {p.headline}"] if p and p.headline else []
+    if verdict:
+        lines.append(verdict)
+    if p:
+        lines.extend(f"  {line}" for line in p.brief())
+    return "\n".join(lines)
+
+
 def format_file(f: FileResult) -> str:
     lines = [f.message]
     for p in f.persons:
@@ -22,7 +34,7 @@ def format_file(f: FileResult) -> str:
         lines.append(f"  person {p.track_id}: {p.verdict} p_fake={p.probability:.3f} "
                      f"({len(p.frames)} frames, {when})  {sparkline(p.scores) if f.kind == 'video' else ''}"
                      .rstrip())
-    return "\n".join(lines)
+    return format_provenance(f, "\n".join(lines))
 
 
 def format_scan(result: ScanResult) -> str:
