@@ -223,6 +223,25 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+def check_provenance_json(p: dict) -> None:
+    """A `provenance` object against schema fakescope.provenance/1 (docs/json-schema.md)."""
+    assert p["schema"] == "fakescope.provenance/1"
+    assert {"credentials", "metadata", "hints", "ai_declared", "summary"} <= set(p)
+    assert isinstance(p["ai_declared"], bool) and isinstance(p["summary"], str) and "\n" not in p["summary"]
+    assert all(isinstance(h, str) and "\n" not in h for h in p["hints"])
+    c, m = p["credentials"], p["metadata"]
+    assert c["state"] in ("trusted", "valid", "invalid", "absent", "unsupported", "error")
+    assert p["ai_declared"] == (c["state"] in ("trusted", "valid") and c["ai_source_type"] is not None)
+    assert {"message", "manifests", "signer", "claim_generator", "title", "actions", "digital_source_types",
+            "ingredients", "reasons", "ai_source_type", "ai_where", "trust_anchors"} <= set(c)
+    assert all({"code", "explanation"} <= set(r) for r in c["reasons"])
+    if c["state"] in ("absent", "unsupported", "error"):
+        assert c["signer"] is None and c["manifests"] == 0
+    assert {"container", "codec", "encoder", "handler_name", "software", "creation_time", "make", "model", "gps",
+            "orientation", "tags", "error"} <= set(m)
+    assert isinstance(m["gps"], bool) and all(isinstance(v, str) for v in m["tags"].values())
+
+
 def check_scan_json(text: str) -> dict:
     """Parse `--json` output and check it against schema fakescope.scan/1 (docs/json-schema.md), field by
     field; returns the document. Strict JSON: NaN or Infinity fail."""
@@ -240,6 +259,8 @@ def check_scan_json(text: str) -> dict:
         assert f["verdict"] in VERDICTS
         assert isinstance(f["path"], str)
         assert all(isinstance(v, (int, float)) and v >= 0 for v in f["timings"].values())
+        if f.get("provenance") is not None:
+            check_provenance_json(f["provenance"])
         if f["verdict"] == "ERROR":
             assert isinstance(f["error"], str) and f["error"] and "\n" not in f["error"]
             assert f["probability"] is None and f["persons"] == []

@@ -4,6 +4,7 @@
     >>> result = fakescope.scan("clip.mp4")
     >>> print(result)            # the same summary `fakescope scan clip.mp4` prints
     >>> result.to_json()         # schema fakescope.scan/1
+    >>> print(fakescope.inspect("clip.mp4"))  # Content Credentials and metadata only, no model
 
 Importing fakescope does not import torch: the classifier (and torch with it) loads when a scan starts.
 """
@@ -21,6 +22,7 @@ from fakescope.errors import FakescopeError, MediaError, ModelError, OptionError
 from fakescope.models import __getattr__ as __getattr__
 from fakescope.models import create_model, list_models
 from fakescope.options import ScanOptions
+from fakescope.provenance import inspect
 from fakescope.results import FileResult, PersonResult, ScanResult
 from fakescope.scan import Scanner, scan
 
@@ -29,4 +31,4 @@ if TYPE_CHECKING:
 
 __all__ = ["FaceClassifier", "FakescopeError", "FileResult", "MediaError", "ModelConfig", "ModelError",
            "OptionError", "PersonResult", "ScanOptions", "ScanResult", "Scanner", "__version__", "create_model",
-           "list_models", "load_classifier", "scan"]
+           "inspect", "list_models", "load_classifier", "scan"]

@@ -1,0 +1,434 @@
+"""Provenance (fakescope.provenance, `fakescope inspect`, and the `provenance` object of a scan).
+
+The tests make their own Content Credentials: a throwaway ES256 CA and signer certificate (made here with
+`cryptography`) sign a JPEG, a PNG and an MP4 through c2pa.Builder. They cover AI-declared, edited (with an
+AI-generated ingredient), captured, unsigned, tampered (bytes changed after signing) and malformed
+manifests, trust anchors, phone-camera metadata, and strings a hostile file could hold.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+c2pa = pytest.importorskip("c2pa")
+x509 = pytest.importorskip("cryptography.x509")
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+
+from fakescope.provenance import STATES, ProvenanceReader, inspect  # noqa: E402
+from fakescope.provenance.text import clean  # noqa: E402
+from fakescope.report.html import render_fragment  # noqa: E402
+from fakescope.report.text import format_file  # noqa: E402
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+AI = IPTC + "trainedAlgorithmicMedia"
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07<script>alert(1)</script>\u202eevil"
+PARIS = (48.8577, 2.2950)
+
+
+def _name(cn: str, org: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
+
+
+def _usage(**on: bool) -> x509.KeyUsage:
+    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                           "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
+    return x509.KeyUsage(**{**flags, **on})
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _make_ca(org: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(_name(f"{org} Root CA", org)).issuer_name(_name(f"{org} Root CA", org))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+@dataclass
+class Signing:
+    """A throwaway CA, a signer certificate it issued, and c2pa.Builder signing with them."""
+
+    ca_pem: Path
+    other_ca_pem: Path  # a CA that did not issue the signer
+    chain: bytes
+    key: bytes
+
+    def sign(self, data: bytes, mime: str, manifest: dict, parent: tuple[bytes, str, str] | None = None) -> bytes:
+        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, self.chain, self.key, None))
+        builder = c2pa.Builder(manifest)
+        if parent is not None:  # an edit: the parent file becomes the ingredient, "opened" is added for it
+            parent_bytes, parent_mime, title = parent
+            builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
+            builder.add_ingredient({"title": title, "relationship": "parentOf"}, parent_mime, io.BytesIO(parent_bytes))
+        out = io.BytesIO()
+        builder.sign(signer, mime, io.BytesIO(data), out)
+        return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def signing(tmp_path_factory: pytest.TempPathFactory) -> Signing:
+    d = tmp_path_factory.mktemp("pki")
+    ca_key, ca = _make_ca("Fakescope Test")
+    _, other = _make_ca("Somebody Else")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(_name("Test Signer", "Imaginary Generator Inc"))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_usage(digital_signature=True), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (d / "ca.pem").write_bytes(_pem(ca))
+    (d / "other.pem").write_bytes(_pem(other))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return Signing(d / "ca.pem", d / "other.pem", _pem(cert) + _pem(ca), key_pem)
+
+
+def _manifest(actions: list[dict], generator: str = "Imaginary Generator", title: str = "made.jpg") -> dict:
+    return {"claim_generator_info": [{"name": generator, "version": "1.0"}], "title": title,
+            "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}]}
+
+
+def _jpeg(rgb: np.ndarray, **save) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=90, **save)
+    return buf.getvalue()
+
+
+def _flip_pixels(data: bytes) -> bytes:
+    """The file with a run of bytes changed near its end (inside the picture, after the manifest)."""
+    b = bytearray(data)
+    for i in range(len(b) - 400, len(b) - 300):
+        b[i] ^= 0x5A
+    return bytes(b)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory, signing: Signing, astronaut: np.ndarray,
+          demo_media: dict) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("provenance")
+    photo = _jpeg(astronaut)
+    created = [{"action": "c2pa.created", "digitalSourceType": AI}]
+    buf = io.BytesIO()
+    Image.fromarray(astronaut).save(buf, "PNG")
+    files = {
+        "ai_jpg": signing.sign(photo, "image/jpeg", _manifest(created)),
+        "ai_png": signing.sign(buf.getvalue(), "image/png", _manifest(created, title="made.png")),
+        "ai_mp4": signing.sign(demo_media["clip"].read_bytes(), "video/mp4", _manifest(created, title="clip.mp4")),
+        "captured_jpg": signing.sign(photo, "image/jpeg", _manifest(
+            [{"action": "c2pa.created", "digitalSourceType": IPTC + "digitalCapture"}], "Imaginary Camera")),
+        "unsigned_jpg": photo,
+        "hostile_jpg": signing.sign(photo, "image/jpeg", _manifest(created, generator=HOSTILE, title=HOSTILE)),
+    }
+    cropped = _jpeg(np.ascontiguousarray(astronaut[:384, :384]))
+    files["edited_jpg"] = signing.sign(cropped, "image/jpeg", _manifest([{"action": "c2pa.cropped"}], "Photo Editor",
+                                                                       "edited.jpg"), (files["ai_jpg"], "image/jpeg", "made.jpg"))
+    files["tampered_jpg"] = _flip_pixels(files["ai_jpg"])
+    files["tampered_mp4"] = _flip_pixels(files["ai_mp4"])
+    # A broken manifest: the claim's bytes overwritten (what a careless tool or a fuzzer leaves).
+    ai = files["ai_jpg"]
+    at = ai.find(b"c2pa.claim")
+    files["malformed_jpg"] = ai[:at] + random.Random(0).randbytes(300) + ai[at + 300:]
+    out = {}
+    for name, data in files.items():
+        out[name] = d / name.replace("_", ".")
+        out[name].write_bytes(data)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reader() -> ProvenanceReader:
+    return ProvenanceReader()
+
+
+@pytest.mark.parametrize("name", ["ai_jpg", "ai_png", "ai_mp4"])
+def test_ai_generated_is_declared_by_valid_credentials(reader: ProvenanceReader, media: dict, name: str) -> None:
+    p = reader.read(media[name])
+    c = p.credentials
+    assert c.state == "valid" and c.present and p.ai_declared
+    assert c.ai_source_type == "trainedAlgorithmicMedia" and c.ai_where == "this file"
+    assert c.digital_source_types == ["trainedAlgorithmicMedia"] and c.actions == ["c2pa.created"]
+    assert c.signer.common_name == "Test Signer" and c.signer.issuer == "Imaginary Generator Inc"
+    assert c.claim_generator == "Imaginary Generator 1.0"
+    # No trust list is downloaded: a good signature says so rather than pretending.
+    assert c.trust_anchors == 0 and "signature valid, signer not on a trust list known here" in p.summary
+    assert p.headline == p.summary and p.summary.startswith("Content Credentials declare this file AI-generated")
+    assert "signingCredential.untrusted" in [r.code for r in c.reasons]
+
+
+def test_trust_anchors_mark_a_known_signer_trusted(signing: Signing, media: dict) -> None:
+    trusted = ProvenanceReader(signing.ca_pem).read(media["ai_jpg"])
+    assert trusted.credentials.state == "trusted" and trusted.ai_declared and trusted.credentials.trust_anchors == 1
+    assert "signer trusted" in trusted.summary
+    # Anchors that did not issue the signer: still only "valid", and said so.
+    other = ProvenanceReader(signing.other_ca_pem).read(media["ai_jpg"])
+    assert other.credentials.state == "valid" and "signer not on the trust anchors given here" in other.summary
+
+
+def test_bad_trust_anchors_file_is_one_line_error(tmp_path: Path, run_cli, media: dict) -> None:
+    from fakescope.errors import FakescopeError
+
+    junk = tmp_path / "anchors.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(FakescopeError, match="holds no PEM certificate"):
+        ProvenanceReader(junk)
+    proc = run_cli("inspect", media["ai_jpg"], "--trust-anchors", tmp_path / "missing.pem")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"fakescope: error: cannot read the trust anchors file {tmp_path / 'missing.pem'}: No such file or directory"]
+
+
+def test_edited_file_carries_the_ai_declaration_of_its_ingredient(reader: ProvenanceReader, media: dict) -> None:
+    p = reader.read(media["edited_jpg"])
+    c = p.credentials
+    assert c.state == "valid" and c.claim_generator == "Photo Editor 1.0"
+    assert c.actions == ["c2pa.opened", "c2pa.cropped"] and c.digital_source_types == []
+    (ing,) = c.ingredients
+    assert (ing.title, ing.relationship, ing.has_manifest) == ("made.jpg", "parentOf", True)
+    assert ing.digital_source_types == ["trainedAlgorithmicMedia"] and ing.claim_generator == "Imaginary Generator 1.0"
+    assert p.ai_declared and c.ai_where == "ingredient made.jpg"
+    assert p.summary.startswith("Content Credentials declare an ingredient made.jpg AI-generated")
+    assert "ingredient made.jpg (parentOf): Imaginary Generator 1.0; created" in "\n".join(p.lines())
+
+
+def test_a_captured_photo_is_signed_but_not_ai(reader: ProvenanceReader, media: dict) -> None:
+    p = reader.read(media["captured_jpg"])
+    assert p.credentials.state == "valid" and not p.ai_declared and p.headline is None
+    assert p.credentials.digital_source_types == ["digitalCapture"]
+    assert "created with Imaginary Camera 1.0 (source: captured by a digital camera (digitalCapture))" in p.summary
+
+
+def test_no_credentials_is_said_plainly_and_is_no_evidence(reader: ProvenanceReader, media: dict) -> None:
+    p = reader.read(media["unsigned_jpg"])
+    assert p.credentials.state == "absent" and not p.credentials.present and not p.ai_declared
+    assert p.summary == "no Content Credentials" and p.headline is None
+    assert "not evidence of manipulation" in p.lines()[0]
+
+
+@pytest.mark.parametrize("name", ["tampered_jpg", "tampered_mp4"])
+def test_tampered_file_reads_invalid_not_absent(reader: ProvenanceReader, media: dict, name: str) -> None:
+    p = reader.read(media[name])
+    c = p.credentials
+    assert c.state == "invalid" and c.present
+    assert not p.ai_declared and p.headline is None, "a broken signature vouches for nothing"
+    assert any(r.code.endswith(".mismatch") for r in c.reasons)
+    assert "the file was changed after it was signed" in p.summary
+    assert "which a broken signature cannot vouch for" in p.summary  # the claim is still shown, for what it is
+
+
+def test_malformed_manifest_is_invalid_with_a_reason(reader: ProvenanceReader, media: dict) -> None:
+    p = reader.read(media["malformed_jpg"])
+    c = p.credentials
+    assert c.state == "invalid" and [r.code for r in c.reasons] == ["manifest.unreadable"]
+    assert c.reasons[0].explanation and "\n" not in p.summary
+    assert p.metadata.container == "JPEG"  # the rest is still read
+
+
+def test_hostile_manifests_never_raise(reader: ProvenanceReader, media: dict, tmp_path: Path) -> None:
+    """Random damage anywhere in a signed file (manifest, headers, pixels): always a result, one line each."""
+    data = media["ai_jpg"].read_bytes()
+    rng = random.Random(1)
+    start, end = data.find(b"jumb") - 8, data.find(b"c2pa.signature") + 200
+    states = set()
+    for i in range(24):
+        b = bytearray(data)
+        where = rng.randrange(start, end) if i % 3 else rng.randrange(len(b))
+        for k in range(rng.choice((1, 8, 64))):
+            if where + k < len(b):
+                b[where + k] = rng.randrange(256)
+        if i % 4 == 0:
+            b = b[:rng.randrange(start, len(b))]  # cut short as well
+        path = tmp_path / f"fuzz{i}.jpg"
+        path.write_bytes(bytes(b))
+        p = reader.read(path)
+        assert p.credentials.state in STATES and "\n" not in p.summary and p.summary
+        assert not (p.ai_declared and p.credentials.state not in ("valid", "trusted"))
+        states.add(p.credentials.state)
+    assert "invalid" in states
+
+
+def test_hostile_strings_are_made_printable(reader: ProvenanceReader, media: dict) -> None:
+    p = reader.read(media["hostile_jpg"])
+    text = json.dumps(p.to_dict()) + "\n".join(p.lines()) + p.summary
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "<script>" in p.credentials.claim_generator  # kept as text: the HTML escapes it
+    html = str(render_fragment(_file_result(media["hostile_jpg"], p)))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert clean("a\tb\nc", 10) == "a\ufffdb\ufffdc" and clean("x" * 50, 10) == "x" * 9 + "…" and clean("  ") is None
+
+
+def test_unsupported_format_is_not_called_absent(reader: ProvenanceReader, tmp_path: Path, astronaut: np.ndarray,
+                                                 encode_frames) -> None:
+    mkv = encode_frames(tmp_path / "clip.mkv", [astronaut[:64, :64]] * 3, 5, "mpeg4")
+    p = reader.read(mkv)
+    assert p.credentials.state == "unsupported" and "not checked" in p.summary and not p.credentials.present
+    assert p.metadata.container.startswith("Matroska") and p.metadata.codec == "mpeg4"
+
+
+def _exif_phone(astronaut: np.ndarray) -> bytes:
+    exif = Image.Exif()
+    exif[271], exif[272], exif[305], exif[274] = "Apple", "iPhone 15 Pro", "17.1.2", 6
+    exif.get_ifd(0x8769)[36867] = "2024:05:01 10:00:00"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 27.72), "E", (2.0, 17.0, 42.0)
+    return _jpeg(astronaut, exif=exif)
+
+
+def test_phone_camera_metadata(reader: ProvenanceReader, tmp_path: Path, astronaut: np.ndarray) -> None:
+    path = tmp_path / "IMG_0001.jpg"
+    path.write_bytes(_exif_phone(astronaut))
+    p = reader.read(path)
+    m = p.metadata
+    assert (m.make, m.model, m.camera, m.software) == ("Apple", "iPhone 15 Pro", "Apple iPhone 15 Pro", "17.1.2")
+    assert m.creation_time == "2024:05:01 10:00:00" and m.orientation == 6 and m.gps
+    assert "metadata name a camera: Apple iPhone 15 Pro (unsigned; any tool can write it)" in p.hints
+    assert "no camera metadata" not in p.hints and p.credentials.state == "absent"
+    text = json.dumps(p.to_dict()) + "\n".join(p.lines())
+    assert "48" not in text.replace("2024", "") and "GPS location present (not shown)" in text  # no coordinates
+
+
+def test_phone_video_metadata_and_ffmpeg_hint(reader: ProvenanceReader, tmp_path: Path, demo_media: dict) -> None:
+    """An iPhone-like MOV (QuickTime keys, bit-exact so FFmpeg leaves no encoder tag) against the demo clip,
+    which PyAV wrote: only the second reads as re-encoded by FFmpeg."""
+    path = tmp_path / "IMG_0002.mov"
+    with av.open(str(path), "w", format="mov", options={"movflags": "use_metadata_tags", "fflags": "+bitexact"}) as c:
+        c.metadata.update({"com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 15 Pro",
+                           "com.apple.quicktime.creationdate": "2024-05-01T10:00:00+0200",
+                           "com.apple.quicktime.location.ISO6709": f"+{PARIS[0]}+00{PARIS[1]}+035.000/"})
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.metadata["handler_name"] = "Core Media Video"
+        for _ in range(3):
+            for packet in s.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    phone = reader.read(path)
+    m = phone.metadata
+    assert (m.make, m.model, m.handler_name, m.codec) == ("Apple", "iPhone 15 Pro", "Core Media Video", "mpeg4")
+    assert m.creation_time == "2024-05-01T10:00:00+0200" and m.gps and m.brand == "qt"
+    assert str(PARIS[0]) not in json.dumps(phone.to_dict())
+    assert not any("FFmpeg" in h for h in phone.hints) and "no camera metadata" not in phone.hints
+    clip = reader.read(demo_media["clip"])
+    assert clip.metadata.encoder.startswith("Lavf") and clip.metadata.width and clip.metadata.codec
+    assert any(h.startswith("re-encoded by FFmpeg/Lavf (encoder Lavf") for h in clip.hints)
+    assert "no camera metadata" in clip.hints
+
+
+def test_generator_hints(reader: ProvenanceReader, tmp_path: Path) -> None:
+    from PIL import PngImagePlugin
+
+    img = Image.new("RGB", (32, 32))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a portrait\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1")
+    sd = tmp_path / "sd.png"
+    img.save(sd, pnginfo=info)
+    assert "created by a Stable Diffusion web UI (generation parameters in the PNG text)" in reader.read(sd).hints
+    exif = Image.Exif()
+    exif[305] = "Adobe Firefly"
+    ff = tmp_path / "ff.jpg"
+    img.save(ff, exif=exif)
+    assert reader.read(ff).hints[0] == "created by Firefly (a generative-AI or face-swap tool named in the metadata)"
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+           b'Iptc4xmpExt:DigitalSourceType="' + AI.encode() + b'"/></rdf:RDF></x:xmpmeta>')
+    xp = tmp_path / "xmp.jpg"
+    img.save(xp, xmp=xmp)
+    p = reader.read(xp)
+    assert p.metadata.xmp_source_type == "trainedAlgorithmicMedia" and not p.ai_declared  # unsigned: a hint only
+    assert "unsigned XMP metadata declare the source type trainedAlgorithmicMedia" in p.hints
+
+
+def test_files_that_cannot_be_opened(reader: ProvenanceReader, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    (tmp_path / "empty.jpg").touch()
+    assert reader.try_read(fifo) is None and reader.try_read(tmp_path / "missing.jpg") is None
+    result = inspect([fifo, tmp_path / "empty.jpg", tmp_path / "missing.jpg"])
+    assert [f.error for f in result] == ["not a regular file", "empty file", "no such file"] and not result.ok
+
+
+def _file_result(path: Path, provenance):
+    from fakescope.results import NO_FACE, FileResult
+
+    return FileResult(path=path.name, verdict=NO_FACE, threshold=0.5, kind="image", frames_sampled=1,
+                      provenance=provenance)
+
+
+def test_scan_says_an_ai_declaration_first(scanner, media: dict, check_schema) -> None:
+    result = scanner.scan([media["ai_jpg"], media["unsigned_jpg"], media["malformed_jpg"],
+                           media["tampered_jpg"], Path("missing.jpg")])
+    doc = check_schema(result.to_json())
+    ai, unsigned, malformed, tampered, missing = doc["files"]
+    assert ai["verdict"] in ("FAKE", "REAL") and ai["provenance"]["ai_declared"] is True
+    assert ai["provenance"]["schema"] == "fakescope.provenance/1" and ai["timings"]["provenance"] > 0
+    assert unsigned["provenance"]["credentials"]["state"] == "absent"
+    # A broken manifest is a finding about the file, not a reason to stop scanning its faces.
+    assert malformed["verdict"] in ("FAKE", "REAL") and malformed["provenance"]["credentials"]["state"] == "invalid"
+    assert tampered["verdict"] in ("FAKE", "REAL") and tampered["provenance"]["ai_declared"] is False
+    assert missing["verdict"] == "ERROR" and missing["provenance"] is None
+    lines = format_file(result[0]).splitlines()
+    assert lines[0].startswith(f"{media['ai_jpg']}: Content Credentials declare this file AI-generated")
+    assert lines[1] == result[0].message  # then the face model's verdict, which stays the verdict
+    assert "  provenance: no Content Credentials" in format_file(result[1]).splitlines()
+
+
+def test_report_shows_provenance(scanner, media: dict) -> None:
+    ai = scanner.scan_file(media["ai_jpg"])
+    html = str(render_fragment(ai))
+    assert html.index("fs-ai-declared") < html.index("fs-verdict"), "the declaration comes before the verdict"
+    assert "Imaginary Generator Inc (Test Signer)" in html and "fs-cred-valid" in html
+    plain = str(render_fragment(scanner.scan_file(media["unsigned_jpg"])))
+    assert "fs-ai-declared" not in plain and "no Content Credentials" in plain
+    assert "their absence is not evidence of manipulation" in plain
+
+
+def test_cli_inspect(run_cli, media: dict, signing: Signing, tmp_path: Path) -> None:
+    out = tmp_path / "inspect.json"
+    proc = run_cli("inspect", media["ai_jpg"], media["unsigned_jpg"], "--trust-anchors", signing.ca_pem,
+                   "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Content Credentials: signature valid, signer trusted" in proc.stdout
+    assert "No Content Credentials (most files carry none" in proc.stdout
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "fakescope.inspect/1" and [f["error"] for f in doc["files"]] == [None, None]
+    assert doc["files"][0]["provenance"]["credentials"]["state"] == "trusted"
+    proc = run_cli("inspect", "--json", media["edited_jpg"], tmp_path / "missing.mp4")
+    assert proc.returncode == 1 and proc.stderr.strip() == f"fakescope: {tmp_path / 'missing.mp4'}: error: no such file"
+    doc = json.loads(proc.stdout)
+    assert doc["files"][0]["provenance"]["ai_declared"] is True and doc["files"][1]["provenance"] is None
+
+
+def test_importing_provenance_loads_neither_c2pa_nor_a_model() -> None:
+    code = ("import sys, fakescope.provenance; "
+            "print(sorted(m for m in ('c2pa', 'fakescope.scan', 'fakescope.report', 'fakescope.server') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    # fakescope/__init__ imports the scan API; the provenance package itself must add none of these.
+    assert "c2pa" not in proc.stdout and "fakescope.report" not in proc.stdout and "fakescope.server" not in proc.stdout
