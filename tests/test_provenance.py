@@ -1,14 +1,14 @@
 """Provenance (fakescope.provenance, `fakescope inspect`, and the `provenance` object of a scan).
 
-The tests make their own Content Credentials: a throwaway ES256 CA and signer certificate (made here with
-`cryptography`) sign a JPEG, a PNG and an MP4 through c2pa.Builder. They cover AI-declared, edited (with an
-AI-generated ingredient), captured, unsigned, tampered (bytes changed after signing) and malformed
-manifests, trust anchors, phone-camera metadata, and strings a hostile file could hold.
+The tests make their own Content Credentials: a throwaway ES256 CA and signer certificate (made with
+`cryptography`, fakescope.provenance.testing) sign a JPEG, a PNG and an MP4 through c2pa.Builder. They
+cover AI-declared, edited (with an AI-generated ingredient), captured, unsigned, tampered (bytes changed
+after signing) and malformed manifests, trust anchors, phone-camera metadata, and strings a hostile file
+could hold.
 """
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import os
@@ -23,96 +23,43 @@ import numpy as np
 import pytest
 from PIL import Image
 
-c2pa = pytest.importorskip("c2pa")
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+pytest.importorskip("c2pa")
+pytest.importorskip("cryptography")
 
-from fakescope.provenance import STATES, ProvenanceReader, inspect  # noqa: E402
-from fakescope.provenance.text import clean  # noqa: E402
-from fakescope.report.html import render_fragment  # noqa: E402
-from fakescope.report.text import format_file  # noqa: E402
+from fakescope.provenance import STATES, ProvenanceReader, inspect
+from fakescope.provenance.testing import (
+    AI_GENERATED,
+    DIGITAL_CAPTURE,
+    ThrowawaySigner,
+    created,
+    make_ca,
+    make_signer,
+    manifest,
+)
+from fakescope.provenance.text import clean
+from fakescope.report.html import render_fragment
+from fakescope.report.text import format_file
 
-IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-AI = IPTC + "trainedAlgorithmicMedia"
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07<script>alert(1)</script>\u202eevil"
 PARIS = (48.8577, 2.2950)
 
 
-def _name(cn: str, org: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
-
-
-def _usage(**on: bool) -> x509.KeyUsage:
-    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-                           "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
-    return x509.KeyUsage(**{**flags, **on})
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _make_ca(org: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name(f"{org} Root CA", org)).issuer_name(_name(f"{org} Root CA", org))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    return key, cert
-
-
 @dataclass
 class Signing:
-    """A throwaway CA, a signer certificate it issued, and c2pa.Builder signing with them."""
-
+    signer: ThrowawaySigner
     ca_pem: Path
     other_ca_pem: Path  # a CA that did not issue the signer
-    chain: bytes
-    key: bytes
-
-    def sign(self, data: bytes, mime: str, manifest: dict, parent: tuple[bytes, str, str] | None = None) -> bytes:
-        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, self.chain, self.key, None))
-        builder = c2pa.Builder(manifest)
-        if parent is not None:  # an edit: the parent file becomes the ingredient, "opened" is added for it
-            parent_bytes, parent_mime, title = parent
-            builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
-            builder.add_ingredient({"title": title, "relationship": "parentOf"}, parent_mime, io.BytesIO(parent_bytes))
-        out = io.BytesIO()
-        builder.sign(signer, mime, io.BytesIO(data), out)
-        return out.getvalue()
 
 
 @pytest.fixture(scope="module")
 def signing(tmp_path_factory: pytest.TempPathFactory) -> Signing:
+    from cryptography.hazmat.primitives import serialization
+
     d = tmp_path_factory.mktemp("pki")
-    ca_key, ca = _make_ca("Fakescope Test")
-    _, other = _make_ca("Somebody Else")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(_name("Test Signer", "Imaginary Generator Inc"))
-            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(digital_signature=True), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    (d / "ca.pem").write_bytes(_pem(ca))
-    (d / "other.pem").write_bytes(_pem(other))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return Signing(d / "ca.pem", d / "other.pem", _pem(cert) + _pem(ca), key_pem)
-
-
-def _manifest(actions: list[dict], generator: str = "Imaginary Generator", title: str = "made.jpg") -> dict:
-    return {"claim_generator_info": [{"name": generator, "version": "1.0"}], "title": title,
-            "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}]}
+    signer = make_signer()
+    (d / "ca.pem").write_bytes(signer.ca_pem)
+    (d / "other.pem").write_bytes(make_ca("Somebody Else")[1].public_bytes(serialization.Encoding.PEM))
+    return Signing(signer, d / "ca.pem", d / "other.pem")
 
 
 def _jpeg(rgb: np.ndarray, **save) -> bytes:
@@ -134,27 +81,27 @@ def media(tmp_path_factory: pytest.TempPathFactory, signing: Signing, astronaut:
           demo_media: dict) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("provenance")
     photo = _jpeg(astronaut)
-    created = [{"action": "c2pa.created", "digitalSourceType": AI}]
+    ai = [created(AI_GENERATED)]
+    sign = signing.signer.sign
     buf = io.BytesIO()
     Image.fromarray(astronaut).save(buf, "PNG")
     files = {
-        "ai_jpg": signing.sign(photo, "image/jpeg", _manifest(created)),
-        "ai_png": signing.sign(buf.getvalue(), "image/png", _manifest(created, title="made.png")),
-        "ai_mp4": signing.sign(demo_media["clip"].read_bytes(), "video/mp4", _manifest(created, title="clip.mp4")),
-        "captured_jpg": signing.sign(photo, "image/jpeg", _manifest(
-            [{"action": "c2pa.created", "digitalSourceType": IPTC + "digitalCapture"}], "Imaginary Camera")),
+        "ai_jpg": sign(photo, "image/jpeg", manifest(ai)),
+        "ai_png": sign(buf.getvalue(), "image/png", manifest(ai, title="made.png")),
+        "ai_mp4": sign(demo_media["clip"].read_bytes(), "video/mp4", manifest(ai, title="clip.mp4")),
+        "captured_jpg": sign(photo, "image/jpeg", manifest([created(DIGITAL_CAPTURE)], "Imaginary Camera")),
         "unsigned_jpg": photo,
-        "hostile_jpg": signing.sign(photo, "image/jpeg", _manifest(created, generator=HOSTILE, title=HOSTILE)),
+        "hostile_jpg": sign(photo, "image/jpeg", manifest(ai, generator=HOSTILE, title=HOSTILE)),
     }
     cropped = _jpeg(np.ascontiguousarray(astronaut[:384, :384]))
-    files["edited_jpg"] = signing.sign(cropped, "image/jpeg", _manifest([{"action": "c2pa.cropped"}], "Photo Editor",
-                                                                       "edited.jpg"), (files["ai_jpg"], "image/jpeg", "made.jpg"))
+    files["edited_jpg"] = sign(cropped, "image/jpeg", manifest([{"action": "c2pa.cropped"}], "Photo Editor", "edited.jpg"),
+                               (files["ai_jpg"], "image/jpeg", "made.jpg"))
     files["tampered_jpg"] = _flip_pixels(files["ai_jpg"])
     files["tampered_mp4"] = _flip_pixels(files["ai_mp4"])
     # A broken manifest: the claim's bytes overwritten (what a careless tool or a fuzzer leaves).
-    ai = files["ai_jpg"]
-    at = ai.find(b"c2pa.claim")
-    files["malformed_jpg"] = ai[:at] + random.Random(0).randbytes(300) + ai[at + 300:]
+    signed = files["ai_jpg"]
+    at = signed.find(b"c2pa.claim")
+    files["malformed_jpg"] = signed[:at] + random.Random(0).randbytes(300) + signed[at + 300:]
     out = {}
     for name, data in files.items():
         out[name] = d / name.replace("_", ".")
@@ -357,7 +304,7 @@ def test_generator_hints(reader: ProvenanceReader, tmp_path: Path) -> None:
     assert reader.read(ff).hints[0] == "created by Firefly (a generative-AI or face-swap tool named in the metadata)"
     xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
            b'<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-           b'Iptc4xmpExt:DigitalSourceType="' + AI.encode() + b'"/></rdf:RDF></x:xmpmeta>')
+           b'Iptc4xmpExt:DigitalSourceType="' + AI_GENERATED.encode() + b'"/></rdf:RDF></x:xmpmeta>')
     xp = tmp_path / "xmp.jpg"
     img.save(xp, xmp=xmp)
     p = reader.read(xp)
@@ -402,7 +349,7 @@ def test_scan_says_an_ai_declaration_first(scanner, media: dict, check_schema) -
 def test_report_shows_provenance(scanner, media: dict) -> None:
     ai = scanner.scan_file(media["ai_jpg"])
     html = str(render_fragment(ai))
-    assert html.index("fs-ai-declared") < html.index("fs-verdict"), "the declaration comes before the verdict"
+    assert html.index('class="fs-ai-declared') < html.index('class="fs-verdict'), "the declaration comes before the verdict"
     assert "Imaginary Generator Inc (Test Signer)" in html and "fs-cred-valid" in html
     plain = str(render_fragment(scanner.scan_file(media["unsigned_jpg"])))
     assert "fs-ai-declared" not in plain and "no Content Credentials" in plain

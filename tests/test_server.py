@@ -171,6 +171,25 @@ def test_image_and_faceless_image(client: httpx.Client, demo_media: dict, expect
     assert "No face found" in client.get(no_face["links"]["report"]).text
 
 
+def test_content_credentials_reach_the_page_and_the_result(client: httpx.Client, demo_media: dict,
+                                                           tmp_path: Path) -> None:
+    """A photo whose valid Content Credentials declare it AI-generated: the page says so before the face
+    verdict, and the result carries the provenance object."""
+    pytest.importorskip("cryptography")
+    from fakescope.provenance.testing import AI_GENERATED, created, make_signer, manifest
+
+    signed = tmp_path / "generated.jpg"
+    signed.write_bytes(make_signer().sign(demo_media["photo"].read_bytes(), "image/jpeg",
+                                          manifest([created(AI_GENERATED)])))
+    status, _ = wait_finished(client, submit(client, signed).json()["id"])
+    assert status["status"] == "done"
+    provenance = client.get(status["links"]["result"]).json()["files"][0]["provenance"]
+    assert provenance["ai_declared"] is True and provenance["credentials"]["state"] == "valid"
+    page = client.get(status["links"]["page"]).text
+    assert page.index('class="fs-ai-declared') < page.index('class="fs-verdict') and "Imaginary Generator Inc" in page
+    assert "fs-ai-declared" in client.get(status["links"]["report"]).text
+
+
 def test_a_custom_model_is_shown_by_name_not_path(client: httpx.Client, demo_media: dict, expected: dict,
                                                   tiny_model_path: Path) -> None:
     """The server was given a .safetensors path: clients see the model's name (its file stem here, as its
@@ -326,6 +345,13 @@ def test_serve_refuses_bad_set_ups_in_one_line(server: ServerProcess, run_cli, t
         done = run_cli("serve", "--data-dir", data_dir, "--model", model, "--port", port)
         assert done.returncode == 1 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and done.stderr.count("fakescope: error") == 1
+
+
+def test_serve_refuses_bad_trust_anchors_in_one_line(run_cli, tmp_path: Path) -> None:
+    done = run_cli("serve", "--data-dir", tmp_path / "data", "--trust-anchors", tmp_path / "missing.pem",
+                   "--port", free_port())
+    assert done.returncode == 1 and "cannot read the trust anchors file" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("fakescope: error") == 1
 
 
 # ---- crashes and restarts -------------------------------------------------------------------------------

@@ -184,9 +184,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from fakescope.server.app import TOKEN_ENV, ServerConfig, serve
 
     token = args.token or os.environ.get(TOKEN_ENV)
+    options = _scan_options(args)  # checks --trust-anchors now: a worker process would only die on a bad one
     config = ServerConfig(data_dir=args.data_dir, model=args.model, token=token, workers=args.workers,
-                          frames=_scan_options(args).num_frames, max_upload_mb=args.max_upload_mb,
-                          max_duration=args.max_duration)
+                          frames=options.num_frames, max_upload_mb=args.max_upload_mb,
+                          max_duration=args.max_duration,
+                          trust_anchors=options.trust_anchors and os.path.abspath(options.trust_anchors))
     serve(config, host=args.host, port=args.port)
     return 0
 
@@ -263,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flag(p)
     p.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or set FAKESCOPE_TOKEN); off by default")
     p.add_argument("--workers", type=int, default=1, help="scan processes (default 1; each uses up to 2 cores)")
-    _add_option_flags(p, only=("num_frames",))
+    _add_option_flags(p, only=("num_frames", "trust_anchors"))
     p.add_argument("--max-upload-mb", type=float, default=500, help="largest upload in MiB (default 500)")
     p.add_argument("--max-duration", type=float, default=3600,
                    help="longest video in seconds, 0 for no limit (default 3600)")

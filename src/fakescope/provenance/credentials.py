@@ -242,7 +242,7 @@ class CredentialsReader:
         self._context = None
 
     def _c2pa(self):
-        import c2pa  # noqa: PLC0415  (lazy: a native library, needed only when a file is read)
+        import c2pa
 
         if self._context is None:
             settings: dict = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}

@@ -110,7 +110,7 @@ def _put_tag(meta: Metadata, key: object, value: object) -> None:
 
 
 def _read_av(path: str | os.PathLike) -> Metadata:
-    import av  # noqa: PLC0415
+    import av
 
     meta = Metadata()
     with av.open(str(path), metadata_errors="replace") as container:
@@ -127,7 +127,7 @@ def _read_av(path: str | os.PathLike) -> Metadata:
             tags.setdefault("encoder", vtags.get("encoder"))
         if audio is not None:
             meta.audio_codec = clean(audio.codec_context.name, 40)
-    first = lambda *keys: next((clean(tags[k], 120) for k in keys if tags.get(k)), None)  # noqa: E731
+    first = lambda *keys: next((clean(tags[k], 120) for k in keys if tags.get(k)), None)
     meta.brand = first("major_brand")
     meta.encoder = first("encoder", "video.encoder")
     meta.software = first("com.apple.quicktime.software", "software")
@@ -144,14 +144,15 @@ def _read_av(path: str | os.PathLike) -> Metadata:
 
 
 def _read_image(path: str | os.PathLike) -> Metadata:
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     meta = Metadata()
     with Image.open(path) as im:  # lazy: reads the headers, not the pixels
         meta.container = clean(im.format, 20)
         meta.width, meta.height = im.size
         info = dict(im.info)
-        exif = im.getexif()
+        # PIL looks for a PNG's EXIF after the pixels by decoding them all: only read EXIF found up front.
+        exif = im.getexif() if im.format != "PNG" or "exif" in info else Image.Exif()
     meta.make, meta.model = clean(exif.get(MAKE), 80), clean(exif.get(MODEL), 80)
     meta.software = clean(exif.get(SOFTWARE), 120)
     orientation = exif.get(ORIENTATION)

@@ -148,7 +148,7 @@ def _ingredient_lines(ingredients: list[Ingredient], indent: str) -> list[str]:
 
 def _check_file(path: Path) -> str | None:
     """The sniffed kind; MediaError for what is not a readable regular file (a FIFO or device would block)."""
-    from fakescope.media import sniff_kind  # noqa: PLC0415
+    from fakescope.media import sniff_kind
 
     try:
         if not path.exists():
@@ -242,8 +242,8 @@ def inspect(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
             trust_anchors: str | os.PathLike | None = None) -> InspectResult:
     """Content Credentials and metadata of files and folders, without loading a model:
     `fakescope.inspect("clip.mp4")`. `trust_anchors`: a PEM file of signers' root certificates to trust."""
-    from fakescope import __version__  # noqa: PLC0415
-    from fakescope.media import collect_media  # noqa: PLC0415
+    from fakescope import __version__
+    from fakescope.media import collect_media
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]

@@ -78,6 +78,7 @@ class ServerConfig:
     max_upload_mb: float = 500.0
     max_duration: float = 3600.0  # seconds of video; 0 for no limit
     max_attempts: int = 3  # a scan interrupted by this many server restarts fails instead of resuming
+    trust_anchors: str | None = None  # PEM file: Content Credentials signed under these read as trusted
 
 
 # ---- API models (they make the OpenAPI schema) --------------------------------------------------------
@@ -191,7 +192,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     data_dir = Path(config.data_dir).resolve()
     db = Database(data_dir / "fakescope.sqlite3")
     pool = WorkerPool(WorkerConfig(db_path=str(db.path), data_dir=str(data_dir), model=str(config.model),
-                                   frames=config.frames), config.workers, db)
+                                   frames=config.frames, trust_anchors=config.trust_anchors), config.workers, db)
     max_bytes = int(config.max_upload_mb * 2**20)
 
     @asynccontextmanager

@@ -41,6 +41,7 @@ class WorkerConfig:
     frames: int = ScanOptions.num_frames
     evidence_frames: int = EVIDENCE_FRAMES
     parent_pid: int = 0
+    trust_anchors: str | None = None
 
 
 def scan_dir(data_dir: str | os.PathLike, scan_id: str) -> Path:
@@ -64,7 +65,8 @@ class Worker:
 
         self.config = config
         self.db = Database(config.db_path)
-        self.scanner = Scanner(model=config.model, evidence=config.evidence_frames, num_frames=config.frames)
+        self.scanner = Scanner(model=config.model, evidence=config.evidence_frames, num_frames=config.frames,
+                               trust_anchors=config.trust_anchors)
         # What clients see of the model: its name, not where the server keeps the file.
         self.model_name = self.scanner.classifier.config.name or Path(config.model).stem
         torch.set_num_threads(1)  # Grad-CAM is one small backward pass; more threads only contend
