@@ -4,13 +4,15 @@ from fakescope.media.decode import (
     DEFAULT_MAX_SIDE,
     DEFAULT_NUM_FRAMES,
     IMAGE_SUFFIXES,
+    SUPPORTED_FORMATS,
     VIDEO_SUFFIXES,
     Frame,
     MediaInfo,
     collect_media,
+    probe_duration,
     read_media,
     sniff_kind,
 )
 
-__all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_NUM_FRAMES", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "Frame", "MediaInfo",
-           "collect_media", "read_media", "sniff_kind"]
+__all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_NUM_FRAMES", "IMAGE_SUFFIXES", "SUPPORTED_FORMATS", "VIDEO_SUFFIXES",
+           "Frame", "MediaInfo", "collect_media", "probe_duration", "read_media", "sniff_kind"]

@@ -8,7 +8,10 @@ larger than `max_side` are scaled down once here so an 8K file does not hold gig
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +31,11 @@ SEEK_AFTER_SECONDS = 60.0
 DEFAULT_NUM_FRAMES = 32  # evenly spaced samples per video: the DeepfakeBench and SBI standard
 DEFAULT_MAX_SIDE = 4096  # frames larger than this are scaled down once, on decode
 MAX_SAMPLES = 600  # frames kept from one video, whatever --frames or --fps ask
-MAX_IMAGE_PIXELS = 400_000_000  # beyond any camera; a decompression bomb otherwise
+# What decoding one image may take. A 38-byte WebP can declare 16383x16383 pixels, so an image is judged by
+# its declared size times the bytes decoding and converting it hold at once, before a pixel is decoded.
+IMAGE_MEMORY_BUDGET = 2**30
+# What fakescope scans, on the command line and through the server alike: the bytes must say one of these.
+SUPPORTED_FORMATS = "JPEG, PNG, WebP, BMP, MP4, MOV, MKV, WebM or AVI"
 
 
 @dataclass
@@ -82,18 +89,32 @@ def _is_media_name(rel: Path) -> bool:
     return rel.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES and not any(part.startswith(".") for part in rel.parts)
 
 
-def _check_file(path: Path) -> str | None:
-    """The sniffed kind; raises MediaError for what is not worth handing to a decoder."""
-    if not path.exists():
-        raise MediaError("no such file")
-    if path.is_dir():
+def _check_file(path: Path) -> str:
+    """The sniffed kind; raises MediaError for what is not worth handing to a decoder, in the words that
+    say what it is: a FIFO or a device never ends (and is not empty), a symlink loop is not a missing file."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MediaError("symbolic link loop") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise MediaError("no such file") from None
+        raise MediaError(f"cannot read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise MediaError("is a folder with no images or videos")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        what = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else (
+            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket")
+        raise MediaError(f"not a regular file ({what}); scan a saved copy")
+    if st.st_size == 0:
         raise MediaError("empty file")
     try:
-        return sniff_kind(path)
+        kind = sniff_kind(path)
     except OSError as exc:
         raise MediaError(f"cannot read: {exc.strerror}") from None
+    if kind is None:  # the same rule as the server's: what the bytes do not name is not handed to FFmpeg
+        raise MediaError(f"not a readable image or video (its bytes are not {SUPPORTED_FORMATS})")
+    return kind
 
 
 def _ffmpeg_reason(exc: av.error.FFmpegError) -> str:
@@ -120,21 +141,50 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
+def _decode_bytes(im: Image.Image) -> int:
+    """Peak bytes to decode `im` and make the RGB array: its own pixels (PIL keeps RGB as 4 bytes, 16-bit
+    gray as 2, 1-bit as 1), an EXIF turn's copy, then the RGB image (4) and the array (3) side by side, and a
+    byte more for 16-bit gray's float step."""
+    own = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+    # (A PNG's getexif() decodes the whole image when the EXIF is not ahead of the pixels: ask only then.)
+    exif = im.getexif() if im.format != "PNG" or "exif" in im.info else {}
+    turned = own if exif.get(ImageOps.ExifTags.Base.Orientation, 1) != 1 else 0
+    return im.width * im.height * (own + turned + 8)
+
+
+def _too_large(width: int, height: int, need: float) -> MediaError:
+    return MediaError(f"image too large to scan safely: {width}x{height} pixels would need about "
+                      f"{need / 2**30:.1f} GiB to decode (limit {IMAGE_MEMORY_BUDGET / 2**30:.1f} GiB)")
+
+
 def _read_image(path: Path, max_side: int) -> tuple[MediaInfo, list[Frame]]:
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    """Decode within IMAGE_MEMORY_BUDGET: a JPEG larger than `max_side` is decoded reduced (libjpeg scales
+    by 1/2 to 1/8 while decoding); any other image is refused when its declared size would not fit. PIL's
+    own MAX_IMAGE_PIXELS is left as the caller's program set it (by default PIL refuses over 179 Mpx)."""
     try:
-        with warnings.catch_warnings():  # PIL only warns between 1x and 2x the limit: refuse those too
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():  # PIL warns over 89 Mpx; the budget below is what decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
+                stored = im.size
+                if im.format == "JPEG" and max(stored) >= 2 * max_side:
+                    im.draft("RGB", (max_side, max_side))
+                need = _decode_bytes(im)
+                if need > IMAGE_MEMORY_BUDGET:
+                    raise _too_large(*stored, need)
+                reduced = stored[0] / im.width
                 im = ImageOps.exif_transpose(im)  # phone photos store rotation in EXIF
                 rgb = _to_rgb(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaError(f"image too large (over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)") from None
+    except Image.DecompressionBombError as exc:  # over PIL's own limit (2x MAX_IMAGE_PIXELS)
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "over PIL's limit"
+        raise MediaError(f"image too large to scan safely ({size})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"not a readable image ({exc.__class__.__name__}: {str(exc)[:80]})") from None
-    info = MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0])
+    # The size as displayed: the stored size, turned when EXIF turned the picture.
+    width, height = stored if (rgb.shape[0] > rgb.shape[1]) == (stored[1] > stored[0]) else stored[::-1]
+    info = MediaInfo(str(path), "image", width, height)
     image, scale = _fit(rgb, max_side)
-    return info, [Frame(0, 0.0, image, scale)]
+    return info, [Frame(0, 0.0, image, scale * reduced)]
 
 
 def _frame_rgb(frame: av.VideoFrame, max_side: int) -> tuple[np.ndarray, float]:
@@ -163,7 +213,9 @@ def _targets(duration: float, num_frames: int | None, fps: float | None) -> list
     at most MAX_SAMPLES, spread over the whole video: `--fps 1` on a two-hour film would otherwise hold
     7,200 full frames in memory."""
     if fps:
-        n = max(1, int(duration * fps))
+        n = int(duration * fps)
+        if n == 0:  # shorter than one period: the middle frame, not a time past the end
+            return [duration / 2]
         if n <= MAX_SAMPLES:
             return [(i + 0.5) / fps for i in range(n)]
     else:
@@ -213,16 +265,51 @@ def _decode_seeking(container, stream, targets: list[float], max_side: int) -> I
                 break
 
 
-def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side: int, sniffed: bool
+def _hms(text: str | None) -> float | None:
+    """Matroska's DURATION tag, "HH:MM:SS.nnnnnnnnn", in seconds."""
+    m = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", (text or "").strip())
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
+
+
+def _video_duration(container, stream) -> float | None:
+    """Seconds of the video stream itself, from its first frame: not the container's length, which the
+    audio can make longer (2 s of video in 60 s of sound), and not a timestamp that starts at +10,000 s.
+    MP4 and MOV give the stream's own duration. Matroska does not: FFmpeg's muxer writes each stream's end
+    time in a DURATION tag, and the container's length is likewise an end time, so the start comes off."""
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    start = float((stream.start_time or 0) * stream.time_base)
+    matroska = "matroska" in (container.format.name or "")
+    end = _hms(stream.metadata.get("DURATION")) if matroska else None
+    if end is None and container.duration:
+        end = container.duration / av.time_base
+        if not matroska:  # FFmpeg's own estimate already counts from the start
+            return end
+    if end is not None:
+        return end - start if end > start else end
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    return stream.frames / rate if stream.frames and rate else None
+
+
+def probe_duration(path: str | os.PathLike) -> float | None:
+    """A video's duration from its headers (nothing is decoded), as a scan would judge it; None when the
+    headers do not say or cannot be read (then the scan itself reports what is wrong with the file)."""
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            return _video_duration(container, streams[0]) if streams else None
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
+        return None
+
+
+def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side: int
                 ) -> tuple[MediaInfo, list[Frame]]:
-    """`sniffed`: the bytes said video, so a file that does not open is damaged rather than something else."""
+    """(The bytes said video, so a file that does not open is damaged rather than something else.)"""
     try:
         container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        what = "video cannot be opened (truncated or damaged?)" if sniffed else "not a readable image or video"
-        raise MediaError(f"{what}: {_ffmpeg_reason(exc)}") from None
-    except UnicodeDecodeError:
-        raise MediaError("not a readable image or video") from None
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        reason = _ffmpeg_reason(exc) if isinstance(exc, av.error.FFmpegError) else "unreadable header"
+        raise MediaError(f"video cannot be opened (truncated or damaged?): {reason}") from None
     with container:
         if not container.streams.video:
             what = "audio only" if container.streams.audio else "no video stream"
@@ -230,12 +317,7 @@ def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 0) or None
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        else:
-            duration = (stream.frames / rate) if stream.frames and rate else None
+        duration = _video_duration(container, stream)
         info = MediaInfo(str(path), "video", stream.codec_context.width, stream.codec_context.height,
                          fps=rate, duration=duration, frame_count=stream.frames or None)
         frames: list[Frame] = []
@@ -270,8 +352,6 @@ def read_media(path: str | os.PathLike, num_frames: int | None = DEFAULT_NUM_FRA
                max_side: int = DEFAULT_MAX_SIDE) -> tuple[MediaInfo, list[Frame]]:
     """Decode an image, or sample frames from a video. Raises MediaError with a one-line reason."""
     path = Path(path)
-    kind = _check_file(path)
-    if kind == "image":
+    if _check_file(path) == "image":
         return _read_image(path, max_side)
-    # Unrecognised bytes go to FFmpeg too: it knows far more containers than we sniff.
-    return _read_video(path, num_frames, fps, max_side, sniffed=kind == "video")
+    return _read_video(path, num_frames, fps, max_side)

@@ -44,12 +44,12 @@ from starlette.exceptions import HTTPException
 
 from fakescope import __version__
 from fakescope.errors import FakescopeError
-from fakescope.media import sniff_kind
+from fakescope.media import SUPPORTED_FORMATS, probe_duration, sniff_kind
 from fakescope.models import DEFAULT_MODEL
 from fakescope.options import ScanOptions
 from fakescope.report.html import HEADLINES, render_document, report_css
 from fakescope.server.db import QUEUED, RUNNING, Database, ScanRow, new_scan_id
-from fakescope.server.uploads import FILE_FIELD, UploadError, probe_duration, receive_upload
+from fakescope.server.uploads import FILE_FIELD, UploadError, receive_upload
 from fakescope.server.worker import WorkerConfig, WorkerPool, scan_dir
 
 try:
@@ -268,7 +268,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             kind = sniff_kind(part)
             if kind is None:
                 raise UploadError(415, "not an image or video this server can scan (by its content): "
-                                       "send JPEG, PNG, WebP, BMP, MP4, MOV, MKV, WebM or AVI")
+                                       f"send {SUPPORTED_FORMATS}")
             if kind == "video" and config.max_duration:
                 duration = await run_in_threadpool(probe_duration, part)
                 if duration is not None and duration > config.max_duration:

@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import av
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 FILE_FIELD = "file"
@@ -124,18 +123,3 @@ async def receive_upload(headers: dict[str, str], body: AsyncIterator[bytes], de
 
 def _too_large(max_bytes: int) -> str:
     return f"file too large: this server accepts up to {max_bytes / 2**20:g} MiB"
-
-
-def probe_duration(path: str | os.PathLike) -> float | None:
-    """A video's duration from its container headers (milliseconds: nothing is decoded); None when the
-    headers do not say or cannot be read; then the scan itself reports what is wrong with the file."""
-    try:
-        with av.open(str(path)) as container:
-            if container.duration:
-                return container.duration / av.time_base
-            streams = container.streams.video
-            if streams and streams[0].duration:
-                return float(streams[0].duration * streams[0].time_base)
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
-        return None
-    return None
