@@ -156,7 +156,7 @@ def test_video_whose_timestamps_start_late(tmp_path: Path) -> None:
 
 def test_fps_below_one_frame_per_clip_takes_the_middle_frame(tmp_path: Path) -> None:
     path = write_av(tmp_path / "short.mp4", 2.0)
-    info, frames = read_media(path, fps=0.2)  # one frame per 5 s, on a 2 s clip: was "no decodable frames"
+    _info, frames = read_media(path, fps=0.2)  # one frame per 5 s, on a 2 s clip: was "no decodable frames"
     assert len(frames) == 1 and frames[0].time == pytest.approx(1.0, abs=0.11)
 
 

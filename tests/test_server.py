@@ -251,7 +251,7 @@ def test_too_large_is_413_and_leaves_nothing(server: ServerProcess, client: http
     assert_error(client.post("/api/scans", files={"file": ("big.jpg", big)}), 413, "too large")
     # A body declared far beyond the limit is refused before it is read.
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
-        s.sendall(b"POST /api/scans HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
+        s.sendall(b"POST /api/scans HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() +
                   b"\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000000\r\n\r\n")
         head = s.recv(4096).decode()
     assert head.startswith("HTTP/1.1 413"), head

@@ -6,6 +6,7 @@ import argparse
 import os
 import random
 import sys
+from collections.abc import Callable
 
 from fakescope import __version__
 from fakescope.errors import FakescopeError
@@ -188,7 +189,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = ServerConfig(data_dir=args.data_dir, model=args.model, token=token, workers=args.workers,
                           frames=options.num_frames, max_upload_mb=args.max_upload_mb,
                           max_duration=args.max_duration,
-                          trust_anchors=options.trust_anchors and os.path.abspath(options.trust_anchors))
+                          trust_anchors=options.trust_anchors and os.path.abspath(options.trust_anchors),
+                          allowed_hosts=tuple(args.allowed_host or ()), header_timeout=args.header_timeout,
+                          body_timeout=args.body_timeout, max_connections=args.max_connections)
     serve(config, host=args.host, port=args.port)
     return 0
 
@@ -206,6 +209,22 @@ def _add_option_flags(p: argparse.ArgumentParser, only: tuple[str, ...] | None =
         default = "" if f.default is None or "(default" in meta["help"] else f" (default {f.default})"
         p.add_argument(meta["flag"], dest=f.name, type=meta["type"], default=f.default, choices=choices,
                        metavar=meta["metavar"], help=meta["help"] + default)
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    """An argparse type: a number above 0, so a bad value is a usage error (exit 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not 0 < value < float("inf"):  # (NaN is not above 0 either)
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _add_only_flag(p: argparse.ArgumentParser, where: str = "in the dataset or cache") -> None:
@@ -269,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=500, help="largest upload in MiB (default 500)")
     p.add_argument("--max-duration", type=float, default=3600,
                    help="longest video in seconds, 0 for no limit (default 3600)")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="also answer requests for this host name, e.g. a proxy's public name (repeatable; "
+                   "*.example.org for sub-domains)")
+    p.add_argument("--header-timeout", type=_positive(float), default=10.0,
+                   help="seconds a request's headers may take (default 10)")
+    p.add_argument("--body-timeout", type=_positive(float), default=30.0,
+                   help="seconds an upload may go silent (default 30)")
+    p.add_argument("--max-connections", type=_positive(int), default=100,
+                   help="connections at once; past them requests get 503 (default 100)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="fine-tune a classifier on labelled face crops")

@@ -8,8 +8,9 @@ processes (`worker.py`) that share the SQLite database and the data folder with 
     DATA_DIR/scans/<id>/report.html   the report section (verdict, faces, timeline, heatmaps)
 
 Scan ids are random, and file names from clients are only ever displayed. With a token (`--token` or
-FAKESCOPE_TOKEN) every API call needs `Authorization: Bearer TOKEN`; the pages ask for it once and keep it
-in a same-site, HttpOnly cookie (Secure when the page came over HTTPS).
+FAKESCOPE_TOKEN) every API call needs `Authorization: Bearer TOKEN`; the pages ask for it once and keep a
+signed, expiring login session (never the token) in a same-site, HttpOnly cookie (Secure over HTTPS).
+`guard.py` refuses other Host names and cross-site state changes; `http.py` times out slow connections.
 
 (No `from __future__ import annotations` here: FastAPI reads the route signatures at run time, and some
 name objects local to `create_app`.)
@@ -21,7 +22,7 @@ import os
 import re
 import secrets
 import shutil
-import socket
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from fakescope import __version__
 from fakescope.errors import FakescopeError
@@ -49,8 +51,10 @@ from fakescope.models import DEFAULT_MODEL
 from fakescope.options import ScanOptions
 from fakescope.report.html import HEADLINES, render_document, report_css
 from fakescope.server.db import QUEUED, RUNNING, Database, ScanRow, new_scan_id
+from fakescope.server.guard import SESSION_COOKIE, HostGuard, Sessions, cross_site_reason
+from fakescope.server.http import listen_socket, timed_protocol
 from fakescope.server.uploads import FILE_FIELD, UploadError, receive_upload
-from fakescope.server.worker import WorkerConfig, WorkerPool, scan_dir
+from fakescope.server.worker import WorkerConfig, WorkerPool, disk_full, scan_dir
 
 try:
     import fcntl
@@ -60,9 +64,11 @@ except ImportError:  # Windows: no advisory locks; one server per data folder is
 log = logging.getLogger("fakescope.server")
 
 TOKEN_ENV = "FAKESCOPE_TOKEN"
-COOKIE = "fakescope_token"
+COOKIE = SESSION_COOKIE
 SCAN_ID = re.compile(r"[0-9a-f]{32}")
 PAGE_SIZE = 50
+MAX_OFFSET = 2**40  # far past any history; SQLite's OFFSET overflows at 2**63
+DISK_FULL = "the server's disk is full; try again later"
 STAGE_NAMES = {"queued": "Waiting in the queue", "starting": "Starting", "decode": "Decoding",
                "detect": "Finding faces", "classify": "Scoring faces", "explain": "Computing heatmaps",
                "report": "Writing the report"}
@@ -79,6 +85,11 @@ class ServerConfig:
     max_duration: float = 3600.0  # seconds of video; 0 for no limit
     max_attempts: int = 3  # a scan interrupted by this many server restarts fails instead of resuming
     trust_anchors: str | None = None  # PEM file: Content Credentials signed under these read as trusted
+    host: str = "127.0.0.1"  # the address listened on: a Host name answered (see guard.HostGuard)
+    allowed_hosts: tuple[str, ...] = ()  # more Host names to answer: a proxy's public name
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive
+    body_timeout: float = 30.0  # seconds a request body may go silent
+    max_connections: int = 100  # past this many at once, requests get 503
 
 
 # ---- API models (they make the OpenAPI schema) --------------------------------------------------------
@@ -121,14 +132,16 @@ class ErrorBody(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "degraded", "down"]  # down (HTTP 503): nothing is scanning
     version: str
     workers_alive: int
+    workers: int  # how many the server runs when all is well
     queued: int
     running: int
+    problem: str | None  # what is wrong, when status is not ok
 
 
-ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415, 422)}
+ERRORS = {code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 507)}
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": [FILE_FIELD],
     "properties": {FILE_FIELD: {"type": "string", "format": "binary",
@@ -169,10 +182,36 @@ def _page(name: str, status_code: int = 200, **context) -> HTMLResponse:
     return HTMLResponse(_pages().get_template(name).render(**context), status_code=status_code)
 
 
+DB_NAME = "fakescope.sqlite3"
+PARTIAL_UPLOAD = "upload.part"  # what the web process writes while an upload arrives
+
+
+def check_store(data_dir: Path) -> None:
+    """Before listening: a database that cannot be read, or a missing or empty one beside stored scans, is
+    a one-line FakescopeError saying what to do. Starting on an empty database would have called every scan
+    folder a partial upload and removed it."""
+    db_path, root = data_dir / DB_NAME, data_dir / "scans"
+    if db_path.is_dir():
+        raise FakescopeError(f"{db_path} is a folder, not fakescope's database: move it away")
+    if not db_path.exists() or db_path.stat().st_size == 0:
+        folders = sum(1 for _ in root.iterdir()) if root.is_dir() else 0
+        if folders:
+            raise FakescopeError(
+                f"the database {db_path} is {'empty' if db_path.exists() else 'missing'} but {root} holds "
+                f"{folders} scan folder(s): restore the database from a backup, or move {root} away to start "
+                "an empty history (nothing was changed)")
+        return
+    Database(db_path).check()
+
+
 def recover(db: Database, data_dir: Path, max_attempts: int) -> None:
     """Start-up bookkeeping after any stop, clean or not: resume or fail interrupted scans (with the
-    reason), fail queued scans whose upload is gone, and remove folders of uploads that never finished."""
+    reason), fail queued scans whose upload is gone, and remove folders of uploads that never finished.
+    A folder the database does not explain is never removed: only one holding nothing but a half-received
+    upload is; anything else is left where it is, with a warning."""
     requeued, failed = db.recover(max_attempts)
+    for scan_id in failed:  # a failed scan's upload has no further use
+        (scan_dir(data_dir, scan_id) / "upload").unlink(missing_ok=True)
     lost = 0
     for scan_id in db.queued_ids():
         if not (scan_dir(data_dir, scan_id) / "upload").is_file():
@@ -180,23 +219,37 @@ def recover(db: Database, data_dir: Path, max_attempts: int) -> None:
             lost += 1
     known = db.ids()
     root = data_dir / "scans"
-    partial = [d for d in root.iterdir() if d.name not in known] if root.is_dir() else []
+    partial, unknown = [], []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.name in known:
+            continue
+        if (folder.is_dir() and not folder.is_symlink() and SCAN_ID.fullmatch(folder.name)
+                and {f.name for f in folder.iterdir()} <= {PARTIAL_UPLOAD}):
+            partial.append(folder)
+        else:
+            unknown.append(folder)
     for folder in partial:
         shutil.rmtree(folder, ignore_errors=True)
     if requeued or failed or lost or partial:
         log.warning("after restart: %d scan(s) resumed, %d failed after repeated interruptions, %d lost their "
-                    "upload; %d partial upload(s) removed", requeued, failed, lost, len(partial))
+                    "upload; %d partial upload(s) removed", requeued, len(failed), lost, len(partial))
+    if unknown:
+        log.warning("%d folder(s) under %s are not in the database (left as they are): %s", len(unknown), root,
+                    ", ".join(f.name for f in unknown[:5]) + (" ..." if len(unknown) > 5 else ""))
 
 
 def create_app(config: ServerConfig) -> FastAPI:
     data_dir = Path(config.data_dir).resolve()
-    db = Database(data_dir / "fakescope.sqlite3")
+    db = Database(data_dir / DB_NAME)
     pool = WorkerPool(WorkerConfig(db_path=str(db.path), data_dir=str(data_dir), model=str(config.model),
                                    frames=config.frames, trust_anchors=config.trust_anchors), config.workers, db)
     max_bytes = int(config.max_upload_mb * 2**20)
+    hosts = HostGuard(config.host, config.allowed_hosts)
+    sessions = Sessions()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        check_store(data_dir)
         db.create()
         recover(db, data_dir, config.max_attempts)
         pool.start()
@@ -210,12 +263,41 @@ def create_app(config: ServerConfig) -> FastAPI:
     bearer = HTTPBearer(auto_error=False, description=f"needed only when the server has a token ({TOKEN_ENV})")
 
     def authorized(request: Request) -> bool:
-        """The bearer token (API clients), else the cookie the login form set (people)."""
+        """The bearer token (API clients), else the login session the form set (people)."""
         if not config.token:
             return True
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        given = value.strip() if scheme.lower() == "bearer" else request.cookies.get(COOKIE, "")
-        return secrets.compare_digest(given.encode(), config.token.encode())
+        if scheme.lower() == "bearer":
+            return secrets.compare_digest(value.strip().encode(), config.token.encode())
+        return sessions.valid(request.cookies.get(COOKIE, ""))
+
+    class Guard:
+        """Before any route, static files included: a Host this server is for, and for a state-changing
+        request from a browser, proof that it comes from our own pages (see guard.py)."""
+
+        def __init__(self, app) -> None:
+            self.app = app
+
+        async def __call__(self, scope, receive, send) -> None:
+            if scope["type"] == "http":
+                request = Request(scope)
+                refusal = None
+                if not hosts.allows(request.headers.get("host", "")):
+                    refusal = (400, (f"this server does not answer to the host name "
+                                    f"{request.headers.get('host', '')[:80]!r} (start it with --allowed-host "
+                                    "NAME to add one)"))
+                else:
+                    why = cross_site_reason(request.method, dict(request.headers), request.url.scheme, hosts,
+                                            cookie_auth=bool(config.token) and COOKIE in request.cookies)
+                    if why:
+                        refusal = (403, (f"cross-site request refused ({why}): use this server's own page, "
+                                        "or send 'Authorization: Bearer TOKEN'"))
+                if refusal:
+                    await error_response(request, *refusal)(scope, receive, send)
+                    return
+            await self.app(scope, receive, send)
+
+    app.add_middleware(Guard)
 
     def require_token(request: Request,
                       _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -256,15 +338,16 @@ def create_app(config: ServerConfig) -> FastAPI:
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses={401: ERRORS[401]})
 
     @api.post("/scans", status_code=202, response_model=ScanStatus, openapi_extra=UPLOAD_BODY,
-              responses={c: ERRORS[c] for c in (400, 413, 415, 422)})
+              responses={c: ERRORS[c] for c in (400, 403, 413, 415, 422, 507)})
     async def submit_scan(request: Request) -> JSONResponse:
         """Upload a video or image to scan. Answers at once (202) with the scan's status; poll its link."""
         scan_id = new_scan_id()
         folder = scan_dir(data_dir, scan_id)
-        folder.mkdir(parents=True)
-        part = folder / "upload.part"
+        part = folder / PARTIAL_UPLOAD
         try:
-            filename = await receive_upload(dict(request.headers), request.stream(), part, max_bytes)
+            folder.mkdir(parents=True)
+            filename = await receive_upload(dict(request.headers), request.stream(), part, max_bytes,
+                                            idle_timeout=config.body_timeout)
             kind = sniff_kind(part)
             if kind is None:
                 raise UploadError(415, "not an image or video this server can scan (by its content): "
@@ -281,7 +364,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         except UploadError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise HTTPException(exc.status, exc.message) from None
-        except BaseException:  # the client went away mid-upload, or a bug: leave nothing behind
+        except ClientDisconnect:  # the client went away (or was timed out) mid-upload: nobody to answer
+            shutil.rmtree(folder, ignore_errors=True)
+            return Response(status_code=400)
+        except (OSError, sqlite3.OperationalError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if disk_full(exc):
+                log.error("upload refused: %s", exc)
+                raise HTTPException(507, DISK_FULL) from None
+            raise
+        except BaseException:  # a bug: leave nothing behind
             shutil.rmtree(folder, ignore_errors=True)
             raise
         status = _status(row)
@@ -289,7 +381,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @api.get("/scans", response_model=ScanList, responses={422: ERRORS[422]})
     def list_scans(limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> ScanList:
+                   offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> ScanList:
         """Scans, newest first."""
         return ScanList(scans=[_status(r) for r in db.list(limit, offset)], total=db.count(), limit=limit,
                         offset=offset)
@@ -336,11 +428,17 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     app.include_router(api)
 
-    @app.get("/api/health", response_model=Health, tags=["health"])
-    def health() -> Health:
-        """Liveness without a token: worker processes alive and queue length."""
-        return Health(status="ok", version=__version__, workers_alive=pool.alive(), queued=db.count(QUEUED),
-                      running=db.count(RUNNING))
+    @app.get("/api/health", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+    def health() -> JSONResponse:
+        """Liveness without a token: "ok" when every worker process is alive; "degraded" when some are not,
+        "down" (HTTP 503) when none is, so nothing queued would ever be scanned; `problem` says why."""
+        alive, problem = pool.alive(), pool.problem()
+        status = "ok" if alive >= pool.n and problem is None else "down" if alive == 0 and pool.n else "degraded"
+        if status != "ok" and problem is None:
+            problem = f"{pool.n - alive} of {pool.n} scan worker(s) not running"
+        body = Health(status=status, version=__version__, workers_alive=alive, workers=pool.n,
+                      queued=db.count(QUEUED), running=db.count(RUNNING), problem=problem)
+        return JSONResponse(body.model_dump(mode="json"), status_code=503 if status == "down" else 200)
 
     # ---- pages ----------------------------------------------------------------------------------
     def page_guard(request: Request) -> None:
@@ -358,7 +456,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         return _page("index.html", max_mb=config.max_upload_mb, max_duration=config.max_duration)
 
     @pages.get("/scans")
-    def history_page(page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+    def history_page(page: Annotated[int, Query(ge=1, le=MAX_OFFSET // PAGE_SIZE)] = 1) -> HTMLResponse:
         total = db.count()
         rows = db.list(PAGE_SIZE, (page - 1) * PAGE_SIZE)
         return _page("history.html", rows=rows, page=page, total=total,
@@ -383,14 +481,23 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def login(request: Request) -> Response:
         form = await request.form()
         token, target = str(form.get("token", "")), str(form.get("next", "/"))
-        if not target.startswith("/") or target.startswith("//"):
+        if not target.startswith("/") or target.startswith(("//", "/\\")):
             target = "/"  # only ever back into this site
         if not config.token or not secrets.compare_digest(token.encode(), config.token.encode()):
             return _page("login.html", 401, next=target, wrong=bool(config.token))
         response = RedirectResponse(target, status_code=303)
-        # Secure over HTTPS (uvicorn takes the scheme from a trusted proxy's X-Forwarded-Proto), so the token
-        # never goes out in clear text there; plain http on localhost, the default, still gets a cookie.
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        # A session, not the token: signed with a key this process made, so it expires, a restart revokes
+        # it, and a service on another port of this host that receives it does not learn the token. Secure
+        # over HTTPS (uvicorn takes the scheme from a trusted proxy's X-Forwarded-Proto).
+        response.set_cookie(COOKIE, sessions.issue(), max_age=int(sessions.lifetime), httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request) -> Response:
+        sessions.revoke(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/login" if config.token else "/", status_code=303)
+        response.delete_cookie(COOKIE)
         return response
 
     return app
@@ -435,23 +542,20 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000) -> No
     FaceClassifier.load(config.model)  # a broken model fails here, with its reason, not in every scan
     if config.workers < 1:
         raise FakescopeError("--workers must be at least 1")
-    lock = _lock_data_dir(Path(config.data_dir).resolve())
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise FakescopeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    data_dir = Path(config.data_dir).resolve()
+    lock = _lock_data_dir(data_dir)
+    check_store(data_dir)  # a damaged or missing database is one line, before anything listens
+    sock = listen_socket(host, port)
+    config.host = host
     if not config.token and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s without a token: anyone who can reach this port can scan and read "
                     "results; set %s or --token", host, TOKEN_ENV)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    log.info("fakescope %s serving http://%s:%d/ (data in %s)", __version__, shown, sock.getsockname()[1],
-             Path(config.data_dir).resolve())
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="info", access_log=False,
-                                           timeout_graceful_shutdown=5))
+    shown = f"[{host}]" if ":" in host else host
+    log.info("fakescope %s serving http://%s:%d/ (data in %s)", __version__, shown, sock.getsockname()[1], data_dir)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(config), log_level="info", access_log=False, timeout_graceful_shutdown=5,
+        http=timed_protocol(config.header_timeout, config.body_timeout), limit_concurrency=config.max_connections,
+        timeout_keep_alive=5))
     try:
         server.run(sockets=[sock])
     finally:

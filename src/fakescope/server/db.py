@@ -152,15 +152,15 @@ class Database:
         return cur.rowcount > 0
 
     # ---- after a restart or a crash ----------------------------------------------------------------
-    def recover(self, max_attempts: int) -> tuple[int, int]:
+    def recover(self, max_attempts: int) -> tuple[int, list[str]]:
         """At start-up, before any worker runs: scans left running by a stopped server go back to the queue,
-        or fail with the reason once they have been interrupted `max_attempts` times. Returns (requeued,
-        failed)."""
+        or fail with the reason once they have been interrupted `max_attempts` times. Returns (how many were
+        requeued, the ids that failed)."""
         conn = self._conn()
-        failed = conn.execute(
+        failed = [r[0] for r in conn.execute(
             "UPDATE scans SET status = ?, stage = NULL, claim = NULL, finished_at = ?, error = "
             "'the server stopped during this scan ' || attempts || ' times; giving up' "
-            "WHERE status = ? AND attempts >= ?", (FAILED, time.time(), RUNNING, max_attempts)).rowcount
+            "WHERE status = ? AND attempts >= ? RETURNING id", (FAILED, time.time(), RUNNING, max_attempts))]
         requeued = conn.execute(
             "UPDATE scans SET status = ?, stage = 'resumed after a server restart', progress = 0, claim = NULL "
             "WHERE status = ?", (QUEUED, RUNNING)).rowcount
@@ -170,14 +170,38 @@ class Database:
         self._conn().execute("UPDATE scans SET status = ?, stage = NULL, claim = NULL, finished_at = ?, error = ? "
                              "WHERE id = ? AND status IN (?, ?)", (FAILED, time.time(), error, scan_id, QUEUED, RUNNING))
 
-    def fail_worker(self, worker_pid: int, error: str) -> int:
-        """A worker process died: fail what it was scanning (retrying a file that crashes it would loop)."""
-        return self._conn().execute(
+    def fail_worker(self, worker_pid: int, error: str) -> list[str]:
+        """A worker process died: fail what it was scanning (retrying a file that crashes it would loop).
+        Returns the ids failed."""
+        return [r[0] for r in self._conn().execute(
             "UPDATE scans SET status = ?, stage = NULL, claim = NULL, finished_at = ?, error = ? "
-            "WHERE status = ? AND worker_pid = ?", (FAILED, time.time(), error, RUNNING, worker_pid)).rowcount
+            "WHERE status = ? AND worker_pid = ? RETURNING id", (FAILED, time.time(), error, RUNNING, worker_pid))]
 
     def queued_ids(self) -> list[str]:
         return [r[0] for r in self._conn().execute("SELECT id FROM scans WHERE status = ?", (QUEUED,))]
+
+    def check(self) -> None:
+        """Raise FakescopeError, one line with what to do, when the file is not a readable fakescope
+        database: not SQLite, truncated, damaged pages, or another program's tables."""
+        from fakescope.errors import FakescopeError
+
+        advice = ("restore it from a backup, or move it away together with the scans/ folder beside it to "
+                  "start an empty history")
+        try:
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(scans)")}
+                tables = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise FakescopeError(f"the database {self.path} cannot be read ({exc}): {advice}") from None
+        if verdict != "ok":
+            raise FakescopeError(f"the database {self.path} is damaged ({verdict[:80]}): {advice}")
+        if (columns or tables) and not set(_COLUMNS) <= columns:
+            raise FakescopeError(f"{self.path} is not a fakescope database (no scans table with fakescope's "
+                                 "columns): is --data-dir the right folder?")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -1,12 +1,13 @@
 """Receiving an upload safely: streamed to disk under a name the server chooses, size-capped while it
-arrives (a 10 GB body never reaches the disk), then judged by its bytes rather than its name.
+arrives (the whole body, not only the file: a 10 GB field or a second file is not read either), with a
+limit on silence, then judged by its bytes rather than its name.
 
 Errors are `UploadError(status, message)`; the app turns them into JSON with that HTTP status.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
 import unicodedata
 from collections.abc import AsyncIterator
@@ -19,6 +20,8 @@ FILE_FIELD = "file"
 # instead of a reset connection; a body declared larger than limit + this is refused before reading.
 DRAIN_BYTES = 16 * 2**20
 MAX_NAME_CHARS = 200
+# Room for the multipart framing around the file (boundaries, part headers, a small field or two).
+FRAMING_BYTES = 64 * 2**10
 
 
 class UploadError(Exception):
@@ -87,27 +90,38 @@ class _FilePart:
             self._fh = None
 
 
-async def receive_upload(headers: dict[str, str], body: AsyncIterator[bytes], dest: Path, max_bytes: int) -> str:
+async def receive_upload(headers: dict[str, str], body: AsyncIterator[bytes], dest: Path, max_bytes: int,
+                         idle_timeout: float | None = None) -> str:
     """Write the multipart field `file` of a request to `dest`; returns the client's (display) file name.
-    Raises UploadError: 400 malformed or empty, 413 too large, 415 not multipart/form-data."""
+    The whole body counts against `max_bytes` (plus FRAMING_BYTES); a body silent for `idle_timeout`
+    seconds is given up on. Raises UploadError: 400 malformed or empty, 408 too slow, 413 too large,
+    415 not multipart/form-data."""
     ctype, params = parse_options_header(headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise UploadError(415, f"send the file as multipart/form-data in a field named '{FILE_FIELD}'")
+    limit = max_bytes + FRAMING_BYTES
     declared = headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes + DRAIN_BYTES:
+    if declared and declared.isdigit() and int(declared) > limit + DRAIN_BYTES:
         raise UploadError(413, _too_large(max_bytes))
     part = _FilePart(dest)
     parser = MultipartParser(params[b"boundary"], part.callbacks())
     received = 0
+    chunks = aiter(body)
     try:
-        async for chunk in body:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(chunks), idle_timeout)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise UploadError(408, f"the upload stopped arriving for {idle_timeout:g} s") from None
             received += len(chunk)
-            if part.size > max_bytes:  # keep reading, dropping, so the client sees the 413 (bounded)
-                if received > max_bytes + DRAIN_BYTES:
+            if received > limit:  # keep reading, dropping, so the client sees the 413 (bounded)
+                if received > limit + DRAIN_BYTES:
                     break
                 continue
             parser.write(chunk)
-        if part.size > max_bytes:
+        if received > limit or part.size > max_bytes:
             raise UploadError(413, _too_large(max_bytes))
         parser.finalize()
     except ValueError as exc:  # python-multipart's parse errors are ValueErrors
