@@ -10,7 +10,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,6 +23,7 @@ import pytest
 from fakescope.server.testing import ServerProcess
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+TOKEN = "s3cret-newsroom-token"
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("CI"),  # in CI a missing browser is a failure
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
@@ -153,3 +158,84 @@ def test_a_bad_file_gets_a_clear_message(server: ServerProcess, browser, tmp_pat
     error = _wait(browser, 60, ec.visibility_of_element_located((By.ID, "error")))
     assert "not an image or video" in error.text
     assert browser.current_url.rstrip("/") == server.url  # stayed on the page, nothing was queued
+
+
+# ---- a forged request from another page (issue 11) -----------------------------------------------------------
+ATTACK = """<!doctype html><title>loading</title>
+<form id="form" method="post" action="{target}/api/scans" enctype="multipart/form-data" target="sink">
+  <input name="file" value="BM forged by a plain form"></form>
+<iframe name="sink"></iframe>
+<script>
+const body = new FormData();
+body.append("file", new Blob(["BM forged by a no-cors fetch"]), "forged.bmp");
+fetch("{target}/api/scans", {{method: "POST", mode: "no-cors", credentials: "include", body}})
+  .catch(() => null)
+  .finally(() => {{ document.getElementById("form").submit(); document.title = "sent"; }});
+</script>"""
+
+
+@contextmanager
+def attacker_site(target: str) -> Iterator[str]:
+    """A page on another port of 127.0.0.1 (same site, so SameSite cookies go along) that tries a no-cors
+    fetch and a form POST to `target`. Served from a thread, shut down on exit."""
+    page = ATTACK.format(target=target).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("browser-token") / "data",
+                         ["--model", str(tiny_model_path), "--frames", "8"], env={"FAKESCOPE_TOKEN": TOKEN}).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.mark.parametrize("which", ["no token", "token and login cookie"])
+def test_another_page_cannot_make_the_server_scan(which: str, server: ServerProcess, token_server: ServerProcess,
+                                                  browser) -> None:
+    """Chromium sends the forged requests (the server logs refusing both); no scan is created. Before, both
+    created scans: on the tokenless server from any site, on a token server through the login cookie."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    target = server if which == "no token" else token_server
+    headers = {"Authorization": f"Bearer {TOKEN}"} if target is token_server else {}
+    if target is token_server:  # a person signed in: the browser holds the session cookie
+        browser.get(target.url + "/login")
+        browser.find_element(By.NAME, "token").send_keys(TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        _wait(browser, 30, ec.url_to_be(target.url + "/"))
+    with httpx.Client(base_url=target.url, headers=headers, timeout=30) as api:
+        before = api.get("/api/scans").json()["total"]
+        refused_before = target.log_tail(10**6).count("refused POST /api/scans: cross-site")
+        with attacker_site(target.url) as page:
+            browser.get(page)
+            _wait(browser, 30, ec.title_is("sent"))
+            deadline = time.monotonic() + 20
+            while (target.log_tail(10**6).count("refused POST /api/scans: cross-site") < refused_before + 2
+                   and time.monotonic() < deadline):
+                time.sleep(0.2)
+        assert target.log_tail(10**6).count("refused POST /api/scans: cross-site") == refused_before + 2
+        assert api.get("/api/scans").json()["total"] == before
+    if target is token_server:  # and our own page still uploads with the same cookie
+        browser.get(target.url + "/")
+        _wait(browser, 30, ec.presence_of_element_located((By.ID, "file")))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from fakescope import __version__
 from fakescope.errors import FakescopeError
+from fakescope.report.text import printable
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -120,7 +121,7 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
         bar.update(1)
         bar.clear()
         if not result.ok:  # errors and NO_FACE: one line on stderr, whatever the output format
-            print(f"fakescope: {result.message}", file=sys.stderr, flush=True)
+            print(f"fakescope: {printable(result.message)}", file=sys.stderr, flush=True)
             if human and result.provenance:  # a face-less file can still declare itself AI-generated
                 print(format_provenance(result), flush=True)
         elif human:
@@ -135,7 +136,7 @@ def _run_scan(scanner, paths: list, args: argparse.Namespace):
     if args.report:
         result.save_html(args.report)
         if not args.quiet:
-            print(f"report written to {args.report}", file=sys.stderr)
+            print(f"report written to {printable(str(args.report))}", file=sys.stderr)
     if human and len(result.files) > 1:
         print(str(result).rsplit("\n", 1)[-1])
     return result
@@ -390,11 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except FakescopeError as exc:
-        print(f"fakescope: error: {exc}", file=sys.stderr)
+        print(f"fakescope: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except OSError as exc:  # --out or --report naming a folder, a missing folder, a full disk
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"fakescope: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"fakescope: error: {printable(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("fakescope: interrupted", file=sys.stderr)

@@ -8,7 +8,10 @@ without pickle and without a side file. Inference runs through ONNX Runtime (abo
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
+import math
 import os
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -23,6 +26,7 @@ from fakescope.errors import ModelError
 from fakescope.faces.crop import CROP_MARGIN
 from fakescope.models import DEFAULT_MODEL, WEIGHTS_DIR, bundled_models
 
+log = logging.getLogger("fakescope")
 BACKENDS = ("auto", "onnx", "torch")
 
 
@@ -55,6 +59,30 @@ class ModelConfig:
             raise TypeError("config is not a JSON object")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    def problems(self) -> list[str]:
+        """What makes this config give wrong verdicts rather than an error: a temperature of 0 or below
+        (every p 0, or inverted), NaN anywhere (p NaN, and NaN is not JSON), a threshold outside 0..1, a
+        crop margin that is not a positive size."""
+        def number(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        out = []
+        if not (isinstance(self.input_size, int) and 8 <= self.input_size <= 4096):
+            out.append(f"input_size must be a whole number of pixels, got {self.input_size!r}")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) != 3 or not all(number(v) for v in values):
+                out.append(f"{name} must be 3 finite numbers, got {list(values)!r}")
+        if all(number(v) for v in self.std) and not all(v > 0 for v in self.std):
+            out.append(f"std must be above 0, got {list(self.std)!r}")
+        if not (number(self.temperature) and self.temperature > 0):
+            out.append(f"temperature must be a finite number above 0, got {self.temperature!r}")
+        if not (number(self.threshold) and 0 <= self.threshold <= 1):
+            out.append(f"threshold must be between 0 and 1, got {self.threshold!r}")
+        if not (number(self.crop_margin) and 0 < self.crop_margin <= 10):
+            out.append(f"crop_margin must be above 0 (a crop side per face box side), got {self.crop_margin!r}")
+        return out
 
     @classmethod
     def from_module(cls, arch: str, module: torch.nn.Module, **kwargs) -> ModelConfig:
@@ -122,6 +150,12 @@ class FaceClassifier:
             config = ModelConfig.from_dict(json.loads(meta))
         except (SafetensorError, OSError, ValueError, TypeError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from None
+        if problems := config.problems():
+            raise ModelError(f"{path} has a bad config: {'; '.join(problems)}")
+        bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise ModelError(f"{path} has NaN or infinite weights ({', '.join(bad[:3])}"
+                             f"{', ...' if len(bad) > 3 else ''}): the checkpoint is damaged")
         try:
             module = create_model(config.arch, pretrained=False, input_size=config.input_size)
             module.load_state_dict({k: v.float() for k, v in state.items()})
@@ -167,18 +201,37 @@ class FaceClassifier:
         return self.probability(self.logits(crops, batch_size))
 
     def probability(self, logits: np.ndarray) -> np.ndarray:
-        """Raw logits -> calibrated fake probabilities (temperature scaling)."""
-        return 1.0 / (1.0 + np.exp(-np.asarray(logits) / self.config.temperature))
+        """Raw logits -> calibrated fake probabilities (temperature scaling). Never NaN: a model that
+        produces one is broken, and saying so beats a verdict of NaN (which is not even JSON)."""
+        p = 1.0 / (1.0 + np.exp(-np.asarray(logits) / self.config.temperature))
+        if not np.isfinite(p).all():
+            raise ModelError("the model produced NaN scores for this file (a damaged checkpoint?)")
+        return p
 
     def _onnx_session(self):
         if self._session is None:
             import onnxruntime as ort
 
-            path = self._cached_onnx()
+            try:
+                graph: str | bytes = str(self._cached_onnx())
+            except OSError as exc:  # a read-only ~/.cache, as in many containers: export in memory instead
+                _note_once(f"cannot write the ONNX cache in {_cache_dir()} ({exc.strerror or exc}); exporting "
+                           "the model in memory for this run (set FAKESCOPE_CACHE to a writable folder to keep it)")
+                buffer = io.BytesIO()
+                self._export(buffer)
+                graph = buffer.getvalue()
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         return self._session
+
+    def _export(self, target: str | io.BytesIO) -> None:
+        size = self.config.input_size
+        dummy = torch.zeros(1, 3, size, size, device=self.device)
+        with warnings.catch_warnings():  # the exporter's constant-folding notes are not the user's concern
+            warnings.simplefilter("ignore")
+            torch.onnx.export(self.module.eval(), (dummy,), target, input_names=["input"], output_names=["logit"],
+                              dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}}, dynamo=False)
 
     def export_onnx(self, path: str | os.PathLike) -> Path:
         """Write the network as ONNX: input "input" (N, 3, S, S), crops as `preprocess` makes them; output
@@ -186,12 +239,11 @@ class FaceClassifier:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        size = self.config.input_size
-        dummy = torch.zeros(1, 3, size, size, device=self.device)
-        with warnings.catch_warnings():  # the exporter's constant-folding notes are not the user's concern
-            warnings.simplefilter("ignore")
-            torch.onnx.export(self.module.eval(), (dummy,), str(tmp), input_names=["input"], output_names=["logit"],
-                              dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}}, dynamo=False)
+        try:
+            self._export(str(tmp))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
         return path
 
@@ -204,6 +256,16 @@ class FaceClassifier:
         digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
         path = _cache_dir() / "onnx" / f"{self.config.arch}-{digest.hexdigest()[:16]}.onnx"
         return path if path.exists() else self.export_onnx(path)
+
+
+_noted: set[str] = set()
+
+
+def _note_once(message: str) -> None:
+    """A warning a process says once, however many models it loads (a batch, a server worker)."""
+    if message not in _noted:
+        _noted.add(message)
+        log.warning("fakescope: note: %s", message)
 
 
 def check_device(name: str) -> torch.device:

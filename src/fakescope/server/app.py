@@ -293,6 +293,8 @@ def create_app(config: ServerConfig) -> FastAPI:
                         refusal = (403, (f"cross-site request refused ({why}): use this server's own page, "
                                         "or send 'Authorization: Bearer TOKEN'"))
                 if refusal:
+                    log.warning("refused %s %s: %s", request.method, request.url.path,
+                                f"cross-site ({why})" if refusal[0] == 403 else "host not allowed")
                     await error_response(request, *refusal)(scope, receive, send)
                     return
             await self.app(scope, receive, send)
