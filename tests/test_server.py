@@ -379,6 +379,7 @@ def test_worker_crash_fails_that_scan_only(server: ServerProcess, client: httpx.
     finals = {scan_id: wait_finished(client, scan_id)[0] for scan_id in ids}
     crashed = [s for s in finals.values() if s["status"] == "failed"]
     assert len(crashed) == 1 and "scanner process died" in crashed[0]["error"], finals
+    assert not (server.data_dir / "scans" / crashed[0]["id"] / "upload").exists()  # a failed scan keeps nothing
     assert sum(s["status"] == "done" for s in finals.values()) == 3  # a fresh worker took over
     assert client.get("/api/health").json()["workers_alive"] == 1
 
