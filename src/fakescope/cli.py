@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from fakescope import __version__
-from fakescope.errors import FakescopeError
+from fakescope.errors import FakescopeError, OptionError
 from fakescope.report.text import printable
 
 
@@ -390,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except OptionError as exc:  # a flag's value the scan options refuse: a usage error, as the README says
+        print(f"fakescope: error: {printable(str(exc))}", file=sys.stderr)
+        return 2
     except FakescopeError as exc:
         print(f"fakescope: error: {printable(str(exc))}", file=sys.stderr)
         return 1
