@@ -107,7 +107,7 @@ def test_bad_option_value_is_one_line(tiny_model_path: Path, demo_media: dict[st
     code = main(["scan", str(demo_media["photo"]), "--model", str(tiny_model_path), "--frames", "0"])
     out, err = capfd.readouterr()
     _no_traceback(out, err)
-    assert code == 1 and err.splitlines() == ["fakescope: error: num_frames must be at least 1"]
+    assert code == 2 and err.splitlines() == ["fakescope: error: num_frames must be at least 1"]  # a usage error
 
 
 def test_demo_makes_its_media_and_scans_it(tiny_model_path: Path, tmp_path: Path,
