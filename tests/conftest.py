@@ -233,7 +233,7 @@ def check_provenance_json(p: dict) -> None:
     assert c["state"] in ("trusted", "valid", "invalid", "absent", "unsupported", "error")
     assert p["ai_declared"] == (c["state"] in ("trusted", "valid") and c["ai_source_type"] is not None)
     assert {"message", "manifests", "signer", "claim_generator", "title", "actions", "digital_source_types",
-            "ingredients", "reasons", "ai_source_type", "ai_where", "trust_anchors"} <= set(c)
+            "software_agents", "ingredients", "reasons", "ai_source_type", "ai_where", "trust_anchors"} <= set(c)
     assert all({"code", "explanation"} <= set(r) for r in c["reasons"])
     if c["state"] in ("absent", "unsupported", "error"):
         assert c["signer"] is None and c["manifests"] == 0

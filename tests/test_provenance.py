@@ -129,6 +129,17 @@ def test_ai_generated_is_declared_by_valid_credentials(reader: ProvenanceReader,
     assert "signingCredential.untrusted" in [r.code for r in c.reasons]
 
 
+def test_the_generating_tool_is_named(reader: ProvenanceReader, signing: Signing, tmp_path: Path,
+                                      astronaut: np.ndarray) -> None:
+    action = {**created(AI_GENERATED), "softwareAgent": {"name": "Imaginary Diffusion", "version": "2.1"}}
+    path = tmp_path / "tool.jpg"
+    path.write_bytes(signing.signer.sign(_jpeg(astronaut), "image/jpeg", manifest([action])))
+    p = reader.read(path)
+    assert p.credentials.software_agents == ["Imaginary Diffusion 2.1"]
+    assert "AI-generated (trainedAlgorithmicMedia), made with Imaginary Diffusion 2.1; signed by" in p.summary
+    assert "  tools: Imaginary Diffusion 2.1" in p.lines()
+
+
 def test_trust_anchors_mark_a_known_signer_trusted(signing: Signing, media: dict) -> None:
     trusted = ProvenanceReader(signing.ca_pem).read(media["ai_jpg"])
     assert trusted.credentials.state == "trusted" and trusted.ai_declared and trusted.credentials.trust_anchors == 1

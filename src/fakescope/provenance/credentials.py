@@ -100,6 +100,7 @@ class Credentials:
     title: str | None = None
     actions: list[str] = field(default_factory=list)  # e.g. "c2pa.created", "c2pa.edited"
     digital_source_types: list[str] = field(default_factory=list)  # IPTC names, e.g. "trainedAlgorithmicMedia"
+    software_agents: list[str] = field(default_factory=list)  # the tools the actions name (`softwareAgent`)
     ingredients: list[Ingredient] = field(default_factory=list)
     reasons: list[Reason] = field(default_factory=list)  # what failed validation
     ai_source_type: str | None = None  # the first AI declaration, in this manifest or an ingredient's
@@ -122,10 +123,20 @@ def _short_type(uri: object) -> str | None:
     return clean(uri.removeprefix(IPTC_PREFIX).rsplit("/", 1)[-1], 80)
 
 
-def _actions(manifest: dict) -> tuple[list[str], list[str]]:
-    """Action names and declared digital source types, in order, without repeats."""
+def _agent(value: object) -> str | None:
+    """An action's `softwareAgent`: a name (C2PA 1.x) or {name, version} (2.x)."""
+    if isinstance(value, dict):
+        name, version = value.get("name"), value.get("version")
+        return clean(f"{name} {version}" if name and version else name, 120)
+    return clean(value, 120) if isinstance(value, str) else None
+
+
+def _actions(manifest: dict) -> tuple[list[str], list[str], list[str]]:
+    """Action names, declared digital source types and the software agents that acted, in order, without
+    repeats."""
     actions: list[str] = []
     types: list[str] = []
+    agents: list[str] = []
     for assertion in manifest.get("assertions") or []:
         if not isinstance(assertion, dict) or not str(assertion.get("label", "")).startswith("c2pa.actions"):
             continue
@@ -139,7 +150,10 @@ def _actions(manifest: dict) -> tuple[list[str], list[str]]:
             kind = _short_type(action.get("digitalSourceType"))
             if kind and kind not in types:
                 types.append(kind)
-    return actions, types
+            agent = _agent(action.get("softwareAgent"))
+            if agent and agent not in agents:
+                agents.append(agent)
+    return actions, types, agents
 
 
 def _generator(manifest: dict) -> str | None:
@@ -166,7 +180,7 @@ def _ingredients(store: dict, manifest: dict, depth: int, seen: set[str]) -> lis
                           has_manifest=isinstance(child, dict))
         if isinstance(child, dict):
             item.claim_generator = _generator(child)
-            item.actions, item.digital_source_types = _actions(child)
+            item.actions, item.digital_source_types, _ = _actions(child)
             if depth < MAX_DEPTH:
                 item.ingredients = _ingredients(store, child, depth + 1, seen | {label})
         out.append(item)
@@ -298,7 +312,7 @@ class CredentialsReader:
                                   clean(sig.get("time"), 40), clean(sig.get("alg"), 20))
         creds.claim_generator = _generator(active)
         creds.title = clean(active.get("title"), 120)
-        creds.actions, creds.digital_source_types = _actions(active)
+        creds.actions, creds.digital_source_types, creds.software_agents = _actions(active)
         creds.ingredients = _ingredients(store, active, 1, {report.get("active_manifest")})
         kind = _first_ai(creds.digital_source_types)
         found = (kind, "this file") if kind else _find_ai(creds.ingredients)

@@ -42,7 +42,8 @@ def _summary(c: Credentials) -> str:
     signed = f"signed by {c.signer}; " if c.signer else ""
     if c.ai_declared:
         what = "this file" if c.ai_where == "this file" else f"an {c.ai_where}"
-        return f"Content Credentials declare {what} {_source(c.ai_source_type)}; {signed}{c.message}"
+        tool = f", made with {c.software_agents[0]}" if c.software_agents and c.ai_where == "this file" else ""
+        return f"Content Credentials declare {what} {_source(c.ai_source_type)}{tool}; {signed}{c.message}"
     if not c.present:
         return c.message
     said = " ".join(s for s in (_actions(c.actions), f"with {c.claim_generator}" if c.claim_generator else "") if s)
@@ -91,6 +92,8 @@ class Provenance:
             out.append(f"  made with: {c.claim_generator}")
         if c.actions:
             out.append(f"  actions: {_actions(c.actions)}")
+        if c.software_agents:
+            out.append(f"  tools: {', '.join(c.software_agents)}")
         others = [t for t in c.digital_source_types if not (t == c.ai_source_type and c.ai_where == "this file")]
         if others:
             out.append(f"  source: {', '.join(_source(t) for t in others)}")
