@@ -436,7 +436,8 @@ def test_slow_connections_are_timed_out(strict_server: ServerProcess) -> None:
         deadline = start + 10
         answers = [_closed_by_server(s, max(0.1, deadline - time.monotonic())) for s in stalled + idle]
         assert all(a is not None for a in answers), f"{sum(a is None for a in answers)} still open"
-        assert not any(answers[:10]), answers[:10]  # the uploads were cut off, not answered
+        # The uploads were cut off by the connection's timer, or answered 408 by the upload reader's own.
+        assert all(a == b"" or a.startswith(b"HTTP/1.1 408") for a in answers[:10]), answers[:10]
         assert time.monotonic() - start < 10.5
     finally:
         for s in stalled + idle:
