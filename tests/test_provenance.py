@@ -381,6 +381,10 @@ def test_cli_inspect(run_cli, media: dict, signing: Signing, tmp_path: Path) -> 
     assert proc.returncode == 1 and proc.stderr.strip() == f"fakescope: {tmp_path / 'missing.mp4'}: error: no such file"
     doc = json.loads(proc.stdout)
     assert doc["files"][0]["provenance"]["ai_declared"] is True and doc["files"][1]["provenance"] is None
+    evil = tmp_path / "a\x1b[8mb.jpg"  # a name that would hide what follows it on a terminal
+    evil.write_bytes(media["unsigned_jpg"].read_bytes())
+    proc = run_cli("inspect", evil)
+    assert proc.returncode == 0 and "\x1b" not in proc.stdout and "a\\x1b[8mb.jpg" in proc.stdout
 
 
 def test_inspect_loads_no_model_and_import_loads_no_c2pa(media: dict) -> None:

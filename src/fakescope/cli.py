@@ -153,13 +153,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     result = inspect(args.paths, trust_anchors=args.trust_anchors)
     for f in result:
         if not f.ok:
-            print(f"fakescope: {f}", file=sys.stderr)
+            print(f"fakescope: {printable(str(f))}", file=sys.stderr)
     if args.json:
         print(result.to_json())
     else:
-        text = "\n".join(str(f) for f in result if f.ok)
-        if text:
-            print(text)
+        lines = [printable(line) for f in result if f.ok for line in str(f).splitlines()]
+        if lines:
+            print("\n".join(lines))
     if args.out:
         result.save_json(args.out)
     return 0 if result.ok else 1
