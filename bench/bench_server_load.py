@@ -67,10 +67,12 @@ def make_model(folder: Path) -> Path:
 
 
 def main() -> int:
+    from fakescope.options import ScanOptions
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uploads", type=int, default=20)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--frames", type=int, default=ScanOptions.num_frames)
     ap.add_argument("--model", help="checkpoint to serve (default: a seeded EfficientNet-Lite0 made here)")
     ap.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
     args = ap.parse_args()
