@@ -228,6 +228,12 @@ def _positive(kind: type) -> Callable[[str], float]:
     return parse
 
 
+def _add_default_flag(p: argparse.ArgumentParser, owner: type, name: str, what: str) -> None:
+    """`--name` with the default (and its type) that the dataclass `owner` defines, said in the help."""
+    default = getattr(owner, name)
+    p.add_argument(f"--{name}", type=type(default), default=default, help=f"{what} (default {default})")
+
+
 def _add_only_flag(p: argparse.ArgumentParser, where: str = "in the dataset or cache") -> None:
     p.add_argument("--only", metavar="PREFIX", action="append",
                    help=f"only files whose path {where} starts with PREFIX (repeatable)")
@@ -338,20 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="the dataset's folder (or CSV for --format csv)")
     p.add_argument("--format", required=True, choices=list_formats())
     p.add_argument("--out", required=True, metavar="CACHE", help="cache folder (resumes if it exists)")
-    p.add_argument("--frames", type=int, default=PrepareOptions.frames,
-                   help=f"frames sampled per video (default {PrepareOptions.frames})")
-    p.add_argument("--size", type=int, default=PrepareOptions.size,
-                   help=f"side of the stored crops (default {PrepareOptions.size})")
-    p.add_argument("--margin", type=float, default=PrepareOptions.margin,
-                   help=f"crop side / face box side (default {PrepareOptions.margin}, the scan's crop policy)")
-    p.add_argument("--workers", type=int, default=PrepareOptions.workers,
-                   help=f"parallel processes (default {PrepareOptions.workers})")
+    for name, what in (("frames", "frames sampled per video"), ("size", "side of the stored crops"),
+                       ("margin", "crop side / face box side, the scan's crop policy"),
+                       ("workers", "parallel processes")):
+        _add_default_flag(p, PrepareOptions, name, what)
     p.add_argument("--limit", type=int, default=0, help="at most this many files, both classes (smoke runs)")
-    p.add_argument("--val", type=float, default=PrepareOptions.val,
-                   help=f"share for validation (default {PrepareOptions.val})")
-    p.add_argument("--test", type=float, default=PrepareOptions.test,
-                   help=f"share for test (default {PrepareOptions.test})")
-    p.add_argument("--seed", type=int, default=PrepareOptions.seed)
+    _add_default_flag(p, PrepareOptions, "val", "share for validation")
+    _add_default_flag(p, PrepareOptions, "test", "share for test")
+    _add_default_flag(p, PrepareOptions, "seed", "seed of the split")
     _add_only_flag(p, "in the dataset")
     p.add_argument("--detect-in-images", action="store_true",
                    help="images are whole pictures: find and crop their faces (default: they are crops)")
