@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any
 
-from fakescope.aggregate import AGGREGATIONS
+from fakescope.aggregate import AGGREGATIONS, DEFAULT_AGGREGATE
 from fakescope.errors import OptionError
 from fakescope.faces import DEFAULT_DETECTOR, list_detectors
 from fakescope.media import DEFAULT_MAX_SIDE, DEFAULT_NUM_FRAMES
@@ -39,7 +39,7 @@ class ScanOptions:
                                 metavar="F")
     threshold: float | None = _option(None, "p_fake at or above which a face is FAKE (default: the model's)",
                                       "--threshold", float, metavar="T")
-    aggregate: str = _option("mean", "how a person's frame scores are combined", "--aggregate",
+    aggregate: str = _option(DEFAULT_AGGREGATE, "how a person's frame scores are combined", "--aggregate",
                              choices=lambda: AGGREGATIONS)
     detector: str = _option(DEFAULT_DETECTOR, "face detector", "--detector", choices=list_detectors)
     max_side: int = _option(DEFAULT_MAX_SIDE, "frames larger than this (pixels) are scaled down on decode")
