@@ -101,50 +101,70 @@ def _scanner(args: argparse.Namespace):
     return Scanner(model=args.model, device=args.device, options=options)
 
 
-def _run_scan(scanner, paths: list, args: argparse.Namespace):
-    """Scan with a progress bar over files (on a terminal), streaming each verdict as it comes."""
-    from tqdm import tqdm
+def _run_scan(args: argparse.Namespace, paths: list, scanner=None):
+    """Scan as a batch (`fakescope.batch.scan_batch`), printing each verdict as it comes, in input order.
 
+    A single file, an HTML report or a given `scanner` (the demo) are scanned in this process; anything
+    else on worker processes (--workers, default the cores) or on Ray (--ray), each loading the model once."""
+    from fakescope.batch import DEFAULT_TIMEOUT, DEFAULT_TRIES, Progress, is_jsonl, scan_batch
     from fakescope.media import collect_media
     from fakescope.report.text import format_file, format_provenance
 
     files = collect_media(paths)
+    jsonl = is_jsonl(args.out)
+    verbose = getattr(args, "verbose", False)
+    workers, ray = getattr(args, "workers", None), getattr(args, "ray", None)
     human = not (args.json or args.quiet)
-    # On a terminal: files done, and within the current file its stage (a long video shows it advance).
-    bar = tqdm(total=len(files), unit="file", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr,
-               leave=False)
-
-    def on_stage(stage: str, fraction: float) -> None:
-        bar.set_postfix_str(f"{stage} {fraction:.0%}", refresh=True)
+    if args.report and (ray is not None or (workers or 1) > 1):
+        raise FakescopeError("--report is made in one process (it needs the face crops): leave out --workers/--ray")
+    if scanner is None and ray is None and (args.report or len(files) == 1):
+        scanner = _scanner(args)
+    # A status line on a terminal; in a log, a plain line now and then, for batch jobs (--out .jsonl, -v).
+    progress = Progress(len(files), enabled=not args.quiet and (sys.stderr.isatty() or jsonl or verbose))
 
     def on_file(result) -> None:
-        bar.update(1)
-        bar.clear()
+        progress.clear()
         if not result.ok:  # errors and NO_FACE: one line on stderr, whatever the output format
             print(f"fakescope: {printable(result.message)}", file=sys.stderr, flush=True)
-            if human and result.provenance:  # a face-less file can still declare itself AI-generated
+            if human and not jsonl and result.provenance:  # a face-less file can still declare itself AI-made
                 print(format_provenance(result), flush=True)
-        elif human:
+        elif human and verbose:
+            print(printable(result.message), flush=True)
+        elif human and not jsonl:
             print(format_file(result), flush=True)
+        progress.tick()
 
-    result = scanner.scan(files, on_file=on_file, on_stage=on_stage)
-    bar.close()
+    batch = scan_batch(files, out=args.out if jsonl else None, csv=getattr(args, "csv", None),
+                       resume=getattr(args, "resume", False), workers=workers, ray=ray,
+                       timeout=getattr(args, "timeout", DEFAULT_TIMEOUT), tries=getattr(args, "tries", DEFAULT_TRIES),
+                       scanner=scanner, keep=not jsonl or args.json or bool(args.report), on_file=on_file,
+                       progress=progress, model=args.model, device=args.device, options=_scan_options(args))
+    result = batch.to_scan_result() if batch.files is not None else None
     if args.json:
         print(result.to_json())
-    if args.out:
+    if args.out and not jsonl:
         result.save_json(args.out)
     if args.report:
         result.save_html(args.report)
         if not args.quiet:
             print(f"report written to {printable(str(args.report))}", file=sys.stderr)
-    if human and len(result.files) > 1:
-        print(str(result).rsplit("\n", 1)[-1])
-    return result
+    if human and batch.total > 1:
+        print(batch.summary())
+    return batch
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    result = _run_scan(_scanner(args), args.paths, args)
-    return 0 if result.ok else 1
+    from fakescope.batch import is_jsonl
+
+    try:
+        batch = _run_scan(args, args.paths)
+    except KeyboardInterrupt:
+        if is_jsonl(args.out):
+            print(f"fakescope: interrupted; what finished is in {args.out}: run the same command with --resume "
+                  "to scan the rest", file=sys.stderr)
+            return 130
+        raise
+    return 0 if batch.ok else 1
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -172,7 +192,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"making demo media in {args.dir}/ from photos that scikit-image ships ...")
     paths = make_demo_media(args.dir)
-    result = _run_scan(_scanner(args), paths, args)
+    result = _run_scan(args, paths, _scanner(args))
     expected_no_face = result.files[-1].verdict == NO_FACE
     if not args.quiet:
         print("(coffee.png has no face on purpose: fakescope says NO_FACE rather than guess.\n"
@@ -252,10 +272,31 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     _add_model_flag(p)
     p.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), cuda, or auto (default cpu)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.scan/1)")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE; a FILE ending in .jsonl gets "
+                   "one line per file as each finishes (a crash loses only the files in flight; see --resume)")
     p.add_argument("--report", metavar="FILE",
                    help="also write a self-contained HTML report (faces, timeline, heatmaps) to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def _add_batch_options(p: argparse.ArgumentParser) -> None:
+    from fakescope.batch import DEFAULT_TIMEOUT, DEFAULT_TRIES
+
+    p.add_argument("--resume", action="store_true",
+                   help="skip the files whose result is already in --out FILE.jsonl (same path, size and "
+                   "modification time) and scan the rest")
+    p.add_argument("--csv", metavar="FILE", help="also write a spreadsheet summary: path, verdict, p_fake, "
+                   "persons, error")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="scan processes, each loading the model once (default: this machine's cores)")
+    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="scan on a Ray cluster (needs the [ray] extra): its ADDRESS, or RAY_ADDRESS, or a "
+                   "local one; the files must be readable by every node under the same path")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"a file that takes longer is ERROR and its worker replaced (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--tries", type=int, default=DEFAULT_TRIES,
+                   help=f"times a file is tried when its worker dies, before it is ERROR (default {DEFAULT_TRIES})")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per file as it finishes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="scan videos, images or folders for manipulated faces")
     p.add_argument("paths", nargs="+", help="videos (mp4 mov avi mkv webm), images (jpg png webp bmp) or folders")
     _add_scan_options(p)
+    _add_batch_options(p)
     p.set_defaults(func=_cmd_scan)
 
     p = sub.add_parser("inspect", help="Content Credentials (C2PA) and metadata of files, without the face model")

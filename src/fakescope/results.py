@@ -7,7 +7,7 @@ within a version.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,9 @@ class PersonResult:
     times: list[float]  # the same, in seconds
     scores: list[float]  # fake probability at each of those frames: the timeline
     boxes: list[list[float]]  # x, y, width, height in full-frame pixels
+
+
+_PERSON_FIELDS = {f.name for f in fields(PersonResult)}
 
 
 @dataclass
@@ -81,6 +84,16 @@ class FileResult:
         d = asdict(replace(self, crops=None, evidence=None))  # not deep-copying the images only to drop them
         del d["crops"], d["evidence"]
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FileResult:
+        """The inverse of `to_dict`, for a line of a JSONL output read back (`--resume`): unknown keys are
+        ignored, as schema version 1 only ever adds fields; `provenance` stays the JSON object it was."""
+        known = {f.name for f in fields(cls)} - {"crops", "evidence"}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        kwargs["persons"] = [PersonResult(**{k: v for k, v in p.items() if k in _PERSON_FIELDS})
+                             for p in d.get("persons") or []]
+        return cls(**kwargs)
 
     @property
     def ok(self) -> bool:
