@@ -429,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(f"fakescope {__version__}")  # before the parser: its flags' choices import the registries
+        return 0
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

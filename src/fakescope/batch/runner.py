@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fakescope import __version__
+from fakescope.batch import DEFAULT_TIMEOUT, DEFAULT_TRIES
 from fakescope.batch.output import CsvWriter, FileKey, JsonlWriter, is_jsonl
 from fakescope.batch.pool import LocalPool, Task, scanner_factory
 from fakescope.batch.progress import Progress
 from fakescope.errors import FakescopeError
 from fakescope.results import ERROR, FAKE, REAL, FileResult, ScanResult
-
-DEFAULT_TIMEOUT = 600.0  # seconds a file may take; a 2-hour video at 32 samples takes well under a minute
-DEFAULT_TRIES = 2  # a file whose worker dies is tried this often before it is marked ERROR
 
 
 def default_workers() -> int:

@@ -2,7 +2,9 @@
 
 A checkpoint is one safetensors file whose metadata holds the `ModelConfig` as JSON, so a model loads
 without pickle and without a side file. Inference runs through ONNX Runtime (about 3x torch eager on a
-2-core CPU); the ONNX graph is exported once per checkpoint and cached.
+2-core CPU); the ONNX graph is exported once per checkpoint and cached. Loading a checkpoint whose graph
+is cached does not import torch at all (a worker starts in a fraction of the time): the torch network is
+built only when something needs it (the torch backend, an export, Grad-CAM, training).
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ import os
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
 from fakescope.errors import ModelError
 from fakescope.faces.crop import CROP_MARGIN
 from fakescope.models import DEFAULT_MODEL, WEIGHTS_DIR, bundled_models
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("fakescope")
 BACKENDS = ("auto", "onnx", "torch")
@@ -121,11 +125,13 @@ class FaceClassifier:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if device == "auto":
+            import torch
+
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device != "cpu" and backend == "onnx":
             raise ModelError("the ONNX backend runs on the CPU; use backend='torch' with a GPU")
-        self.device = check_device(device)
-        self.module = module.eval().to(self.device)
+        self._device = check_device(device) if device != "cpu" else None  # the CPU needs no checking
+        self._module = module.eval().to(self.device) if module is not None else None
         self.config = config
         self.source = source
         # ONNX Runtime is ~3-5x faster than torch eager on a small CPU; a GPU runs torch.
@@ -134,16 +140,26 @@ class FaceClassifier:
         self._mean = np.asarray(config.mean, np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(config.std, np.float32).reshape(1, 3, 1, 1)
 
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            self._device = check_device("cpu")
+        return self._device
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """The torch network, built from the checkpoint on first use when the load did not need it."""
+        if self._module is None:
+            self._module = _build_module(self.source, self.config).eval().to(self.device)
+        return self._module
+
     # ---- persistence -------------------------------------------------------------------------------
     @classmethod
     def load(cls, name_or_path: str | os.PathLike = DEFAULT_MODEL, backend: str = "auto",
              device: str = "cpu") -> FaceClassifier:
-        from fakescope.models import create_model
-
         path = resolve_model_path(name_or_path)
         try:
-            state = load_file(str(path))
-            with safe_open(str(path), "pt") as fh:
+            with safe_open(str(path), "np") as fh:
                 meta = (fh.metadata() or {}).get("fakescope")
             if meta is None:
                 raise ModelError(f"{path} is not a fakescope model (no config in its metadata)")
@@ -152,21 +168,17 @@ class FaceClassifier:
             raise ModelError(f"cannot load model {path}: {exc}") from None
         if problems := config.problems():
             raise ModelError(f"{path} has a bad config: {'; '.join(problems)}")
-        bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-        if bad:
-            raise ModelError(f"{path} has NaN or infinite weights ({', '.join(bad[:3])}"
-                             f"{', ...' if len(bad) > 3 else ''}): the checkpoint is damaged")
-        try:
-            module = create_model(config.arch, pretrained=False, input_size=config.input_size)
-            module.load_state_dict({k: v.float() for k, v in state.items()})
-        except (RuntimeError, ValueError, TypeError) as exc:
-            # torch lists every missing key on its own line: the CLI prints one line.
-            reason = " ".join(str(exc).split())[:200]
-            raise ModelError(f"{path} does not match architecture {config.arch}: {reason}") from None
-        return cls(module, config, backend=backend, device=device, source=path)
+        clf = cls(None, config, backend=backend, device=device, source=path)
+        # On the ONNX backend with the graph already exported from these very weights (checked then), torch
+        # is not needed; otherwise build the network now, so a checkpoint that does not fit fails here.
+        if clf.backend != "onnx" or not clf._onnx_path().exists():
+            clf.module  # noqa: B018
+        return clf
 
     def save(self, path: str | os.PathLike, half: bool = False) -> Path:
         """Write weights (fp16 when `half`) and config to one safetensors file."""
+        from safetensors.torch import save_file
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
@@ -192,6 +204,8 @@ class FaceClassifier:
             if self.backend == "onnx":
                 out.append(self._onnx_session().run(None, {"input": x})[0].reshape(-1))
             else:
+                import torch
+
                 with torch.inference_mode():
                     out.append(self.module(torch.from_numpy(x).to(self.device)).float().reshape(-1).cpu().numpy())
         return np.concatenate(out)
@@ -226,6 +240,8 @@ class FaceClassifier:
         return self._session
 
     def _export(self, target: str | io.BytesIO) -> None:
+        import torch
+
         size = self.config.input_size
         dummy = torch.zeros(1, 3, size, size, device=self.device)
         with warnings.catch_warnings():  # the exporter's constant-folding notes are not the user's concern
@@ -247,15 +263,61 @@ class FaceClassifier:
         os.replace(tmp, path)
         return path
 
+    def _onnx_path(self) -> Path:
+        """Where the graph of these weights is cached: named by a digest of the weights (in name order, as
+        the network holds them: floats as float32) and the config. Before the torch network is built, the
+        same values are read from the checkpoint with numpy, so a torch-free load finds the same file."""
+        if self._module is not None:
+            tensors = ((k, v.detach().cpu().numpy()) for k, v in self._module.state_dict().items())
+        else:
+            tensors = _checkpoint_arrays(self.source)
+        digest = hashlib.sha256()
+        for k, v in sorted(tensors, key=lambda kv: kv[0]):
+            digest.update(k.encode())
+            digest.update(np.ascontiguousarray(v).tobytes())
+        digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
+        return _cache_dir() / "onnx" / f"{self.config.arch}-{digest.hexdigest()[:16]}.onnx"
+
     def _cached_onnx(self) -> Path:
         """Export once per distinct set of weights; later loads reuse the cached graph."""
-        digest = hashlib.sha256()
-        for k, v in self.module.state_dict().items():
-            digest.update(k.encode())
-            digest.update(v.detach().cpu().numpy().tobytes())
-        digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
-        path = _cache_dir() / "onnx" / f"{self.config.arch}-{digest.hexdigest()[:16]}.onnx"
+        path = self._onnx_path()
         return path if path.exists() else self.export_onnx(path)
+
+
+def _checkpoint_arrays(path: Path):
+    """(name, array) of a checkpoint as the network holds them after `load_state_dict(v.float())`: floats
+    as float32 (an fp16 checkpoint widens exactly), integers as stored."""
+    with safe_open(str(path), "np") as fh:
+        for k in fh.keys():  # noqa: SIM118  (safe_open is not a dict)
+            v = fh.get_tensor(k)
+            yield k, v.astype(np.float32) if v.dtype.kind == "f" else v
+
+
+def _build_module(path: Path | None, config: ModelConfig) -> torch.nn.Module:
+    """The torch network of a checkpoint, its weights checked and loaded; a one-line ModelError if not."""
+    import torch
+    from safetensors.torch import load_file
+
+    from fakescope.models import create_model
+
+    if path is None:
+        raise ModelError("this classifier has no checkpoint to build its network from")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"cannot load model {path}: {exc}") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelError(f"{path} has NaN or infinite weights ({', '.join(bad[:3])}"
+                         f"{', ...' if len(bad) > 3 else ''}): the checkpoint is damaged")
+    try:
+        module = create_model(config.arch, pretrained=False, input_size=config.input_size)
+        module.load_state_dict({k: v.float() for k, v in state.items()})
+    except (RuntimeError, ValueError, TypeError) as exc:
+        # torch lists every missing key on its own line: the CLI prints one line.
+        reason = " ".join(str(exc).split())[:200]
+        raise ModelError(f"{path} does not match architecture {config.arch}: {reason}") from None
+    return module
 
 
 _noted: set[str] = set()
@@ -270,6 +332,8 @@ def _note_once(message: str) -> None:
 
 def check_device(name: str) -> torch.device:
     """A device torch can use here, or a one-line reason why not."""
+    import torch
+
     try:
         device = torch.device(name)
     except RuntimeError:

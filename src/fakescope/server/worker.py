@@ -65,8 +65,10 @@ class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         import torch
 
+        from fakescope.batch import init_worker_process
         from fakescope.scan import Scanner
 
+        init_worker_process()  # as every scanning process: batch workers and Ray actors call the same
         self.config = config
         self.db = Database(config.db_path)
         self.scanner = Scanner(model=config.model, evidence=config.evidence_frames, num_frames=config.frames,
