@@ -85,7 +85,7 @@ def scan_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], *, out: s
     out: a .jsonl file, one result a line as each file finishes; with `resume`, what it holds is kept and
     not scanned again. csv: a spreadsheet summary (path, verdict, p_fake, persons, error).
     workers: processes on this machine (default: its cores); `ray`: run on a Ray cluster instead ("auto":
-    RAY_ADDRESS or a local one; else the cluster's address). scanner: scan in this process with this
+    RAY_ADDRESS or a local one; else the cluster's address), `workers` actors (default: the cluster's CPUs). scanner: scan in this process with this
     Scanner (no time limit, no crash isolation: what a single file or an HTML report uses).
     scanner_kwargs: what each worker's `Scanner(...)` is made with (model, detector, num_frames, ...).
     """
@@ -150,7 +150,7 @@ def scan_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], *, out: s
             if ray is not None:
                 from fakescope.batch.ray_pool import RayPool
 
-                pool = RayPool(make, address=ray, timeout=timeout, tries=tries)
+                pool = RayPool(make, address=ray, workers=workers, timeout=timeout, tries=tries)
             else:
                 pool = LocalPool(make, workers=workers or default_workers(), timeout=timeout, tries=tries)
             pool.run(tasks, on_result)

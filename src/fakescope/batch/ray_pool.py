@@ -1,0 +1,210 @@
+"""Scan on many machines through Ray: one Scanner per Ray actor (one CPU each), results streamed back to
+the driver, which writes them exactly as a local batch does.
+
+The driver keeps one file in flight per actor, so a lost actor (its node gone, its process killed) names the
+file it held: that file is tried again on a fresh actor, and after `tries` losses it is marked ERROR with
+the reason. A file over the time limit gets its actor killed and replaced, and is ERROR at once.
+
+Workers read the files by path: every node must see them under the same path (a shared or network file
+system, or the same copy everywhere), and have fakescope installed, with the model file at the path given.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fakescope.batch.pool import MAX_START_FAILURES, Task, error_result, init_worker_process
+from fakescope.errors import FakescopeError
+from fakescope.results import FileResult
+
+
+class _ScanActor:
+    """Lives in a Ray worker process: loads the model once, then scans one path a call."""
+
+    def __init__(self, make_scanner: Callable) -> None:
+        init_worker_process()
+        self.scanner, self.fatal = None, None
+        try:
+            self.scanner = make_scanner()
+        except FakescopeError as exc:
+            self.fatal = str(exc)
+        except Exception as exc:  # noqa: BLE001  (reported by the driver as one line)
+            self.fatal = " ".join(f"cannot start a scanner: {type(exc).__name__}: {exc}".split())[:300]
+
+    def ready(self) -> tuple:
+        if self.fatal is not None:
+            return ("fatal", self.fatal)
+        return ("ready", self.scanner.model_name, self.scanner.settings, os.getpid())
+
+    def scan(self, path: str) -> dict:
+        return self.scanner.scan_file(path).to_dict()
+
+
+@dataclass
+class _Actor:
+    handle: Any
+    ready_ref: Any
+    ready: bool = False
+    pid: int | None = None
+    task: Task | None = None
+    ref: Any = None
+    since: float = 0.0
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise FakescopeError('--ray needs Ray: pip install "fakescope[ray]"') from None
+    return ray
+
+
+class RayPool:
+    """The same contract as LocalPool: `run(tasks, on_result)`, then `model`, `settings`, `replaced`."""
+
+    def __init__(self, make_scanner: Callable, address: str = "auto", workers: int | None = None,
+                 timeout: float = 600.0, tries: int = 2) -> None:
+        if not timeout > 0:
+            raise FakescopeError("--timeout must be above 0 seconds")
+        if tries < 1:
+            raise FakescopeError("--tries must be at least 1")
+        self.make_scanner = make_scanner
+        self.address = address
+        self.workers = workers
+        self.timeout = timeout
+        self.tries = tries
+        self.model: str | None = None
+        self.settings: dict = {}
+        self.replaced = 0
+        self.actor_pids: set[int] = set()  # every actor process that got ready, for the record and the tests
+
+    def _connect(self) -> bool:
+        """Connect to the cluster (or start a local one); True when this call did, so run() shuts it down."""
+        ray = _ray()
+        if ray.is_initialized():
+            return False
+        kwargs = {"log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
+        address = self.address if self.address not in (None, "", "auto") else os.environ.get("RAY_ADDRESS")
+        if address and address not in ("auto", "local") and "://" not in address:
+            _check_reachable(address)  # Ray itself retries an address where nothing listens for ever
+        try:
+            if self.address in (None, "", "auto") and not os.environ.get("RAY_ADDRESS"):
+                ray.init(include_dashboard=False, **kwargs)  # a local cluster of this machine's cores
+            else:
+                ray.init(address=None if self.address in (None, "", "auto") else self.address, **kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise FakescopeError(f"cannot reach the Ray cluster at {self.address}: "
+                                 f"{' '.join(str(exc).split())[:200]}") from None
+        return True
+
+    def run(self, tasks: list[Task], on_result: Callable[[int, FileResult], None]) -> None:
+        ray = _ray()
+        started = self._connect()
+        remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_ScanActor)
+        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        queue = deque(tasks)
+        actors: list[_Actor] = []
+        start_failures = 0
+
+        def spawn() -> _Actor:
+            handle = remote.remote(self.make_scanner)
+            return _Actor(handle, handle.ready.remote())
+
+        try:
+            actors = [spawn() for _ in range(min(n, len(queue)))]
+            while queue or any(a.task for a in actors):
+                for a in actors:
+                    if a.ready and a.task is None and queue:
+                        a.task, a.since = queue.popleft(), time.monotonic()
+                        a.task.tries += 1
+                        a.ref = a.handle.scan.remote(a.task.path)
+                refs = [a.ready_ref for a in actors if not a.ready] + [a.ref for a in actors if a.task]
+                left = [a.since + self.timeout - time.monotonic() for a in actors if a.task]
+                done, _ = ray.wait(refs, num_returns=1, timeout=max(0.01, min([1.0, *left])))
+                for i, a in enumerate(actors):
+                    ref = a.ref if a.task else a.ready_ref if not a.ready else None
+                    if ref is not None and ref in done:
+                        try:
+                            value = ray.get(ref)
+                        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                                ray.exceptions.ObjectLostError) as exc:
+                            if not a.ready:
+                                start_failures += 1
+                                if start_failures >= MAX_START_FAILURES:
+                                    raise FakescopeError(f"Ray actors die as they start ({_reason(exc)}), "
+                                                         f"{start_failures} in a row") from None
+                            self._lost(a, f"the Ray worker scanning this file was lost ({_reason(exc)})",
+                                       queue, on_result)
+                            actors[i] = spawn() if queue else None
+                            continue
+                        except ray.exceptions.RayTaskError as exc:  # scan_file does not raise: a bug
+                            task, a.task = a.task, None
+                            on_result(task.index, error_result(task.path, f"unexpected error on the Ray worker, "
+                                                               f"please report it ({_reason(exc)})", self.model))
+                            continue
+                        if not a.ready:
+                            if value[0] == "fatal":
+                                raise FakescopeError(value[1])
+                            a.ready, start_failures = True, 0
+                            self.model, self.settings, a.pid = value[1], value[2], value[3]
+                            self.actor_pids.add(a.pid)
+                        else:
+                            task, a.task = a.task, None
+                            on_result(task.index, FileResult.from_dict(value))
+                    elif a.task and time.monotonic() - a.since > self.timeout:
+                        ray.kill(a.handle, no_restart=True)
+                        task, a.task = a.task, None
+                        on_result(task.index, error_result(task.path, f"took longer than {self.timeout:g} s "
+                                                           "(the per-file time limit, --timeout)", self.model))
+                        self.replaced += 1
+                        actors[i] = spawn() if queue else None
+                # Idle actors with nothing left to do give their CPU back.
+                for i, a in enumerate(actors):
+                    if a is not None and not queue and a.ready and a.task is None:
+                        ray.kill(a.handle, no_restart=True)
+                        actors[i] = None
+                actors = [a for a in actors if a is not None]
+        finally:
+            for a in actors:
+                if a is not None:
+                    ray.kill(a.handle, no_restart=True)
+            if started:
+                ray.shutdown()
+
+    def _lost(self, a: _Actor, reason: str, queue: deque, on_result: Callable) -> None:
+        self.replaced += 1
+        task, a.task = a.task, None
+        if task is None:
+            return
+        if task.tries >= self.tries:
+            times = f" ({task.tries} tries)" if task.tries > 1 else ""
+            on_result(task.index, error_result(task.path, reason + times, self.model))
+        else:
+            queue.appendleft(task)
+
+
+def _check_reachable(address: str, seconds: float = 10.0) -> None:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise FakescopeError(f"cannot reach the Ray cluster at {address}: {reason} (a HOST:PORT where "
+                             "`ray start --head` listens)") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Ray's errors run to many lines (with the actor's whole history): the first sentence is enough."""
+    text = " ".join(str(exc).split())
+    for stop in (". ", "; "):
+        if stop in text:
+            text = text.split(stop, 1)[0]
+    return f"{type(exc).__name__}: {text}"[:160]
