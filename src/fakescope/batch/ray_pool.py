@@ -41,8 +41,8 @@ class _ScanActor:
             return ("fatal", self.fatal)
         return ("ready", self.scanner.model_name, self.scanner.settings, os.getpid())
 
-    def scan(self, path: str) -> dict:
-        return self.scanner.scan_file(path).to_dict()
+    def scan(self, path: str) -> FileResult:
+        return self.scanner.scan_file(path)  # pickled whole: provenance stays an object
 
 
 @dataclass
@@ -155,7 +155,7 @@ class RayPool:
                             self.actor_pids.add(a.pid)
                         else:
                             task, a.task = a.task, None
-                            on_result(task.index, FileResult.from_dict(value))
+                            on_result(task.index, value)
                     elif a.task and time.monotonic() - a.since > self.timeout:
                         ray.kill(a.handle, no_restart=True)
                         task, a.task = a.task, None
