@@ -22,7 +22,7 @@ import pytest
 
 from fakescope.batch import JsonlWriter, LocalPool, Progress, Task, read_jsonl, scan_batch
 from fakescope.batch.output import FileKey
-from fakescope.errors import FakescopeError
+from fakescope.errors import FakescopeError, OptionError
 from fakescope.results import ERROR, FileResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -250,7 +250,7 @@ def test_a_poisoned_file_is_an_error_and_the_batch_goes_on(tiny_model_path: Path
 def test_a_broken_setup_is_one_error_not_a_result_per_file(tiny_model_path: Path, demo_media: dict[str, Path]
                                                            ) -> None:
     files = [demo_media["photo"], demo_media["clip"]]
-    with pytest.raises(FakescopeError, match="num_frames must be at least 1"):
+    with pytest.raises(OptionError, match="num_frames must be at least 1"):  # before any worker starts
         scan_batch(files, model=tiny_model_path, num_frames=0, workers=2)
     with pytest.raises(FakescopeError, match="not found"):
         scan_batch(files, model="no-such-model", workers=2)

@@ -75,6 +75,17 @@ class _InOrder:
             self.pos += 1
 
 
+def _checked(scanner_kwargs: dict) -> dict:
+    """The workers' Scanner arguments with the scan options made (and so checked) here, before any worker
+    starts: a typo or a bad value is one error now, not one per worker."""
+    from fakescope.options import ScanOptions
+
+    kwargs = dict(scanner_kwargs)
+    changes = {k: kwargs.pop(k) for k in list(kwargs) if k not in ("model", "device", "backend", "options")}
+    kwargs["options"] = ScanOptions.build(kwargs.get("options"), **changes)
+    return kwargs
+
+
 def scan_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], *, out: str | os.PathLike | None = None,
                csv: str | os.PathLike | None = None, resume: bool = False, workers: int | None = None,
                timeout: float = DEFAULT_TIMEOUT, tries: int = DEFAULT_TRIES, ray: str | None = None,
@@ -146,7 +157,7 @@ def scan_batch(paths: str | os.PathLike | Iterable[str | os.PathLike], *, out: s
                 on_result(task.index, scanner.scan_file(task.path, on_stage=lambda stage, frac: progress.set_stage(
                     f"{stage} {frac:.0%}")))
         elif tasks:
-            make = scanner_factory(**scanner_kwargs)
+            make = scanner_factory(**_checked(scanner_kwargs))
             if ray is not None:
                 from fakescope.batch.ray_pool import RayPool
 
