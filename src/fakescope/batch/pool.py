@@ -13,6 +13,7 @@ process with thread pools running is not safe.
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -60,9 +61,26 @@ def init_worker_process() -> None:
     cv2.setNumThreads(1)
 
 
+class _ToDriver(logging.Handler):
+    """fakescope's warnings go to the driver, which says each once for the whole batch, not once a worker."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(logging.WARNING)
+        self.conn = conn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.conn.send(("log", record.getMessage()))
+        except OSError:
+            pass
+
+
 def _worker_main(conn: Connection, make_scanner: Callable) -> None:
     """A worker process: load once, then scan what the driver sends until it sends None or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it stops us
+    logger = logging.getLogger("fakescope")
+    logger.addHandler(_ToDriver(conn))
+    logger.propagate = False
     init_worker_process()
     try:
         scanner = make_scanner()
@@ -124,6 +142,7 @@ class LocalPool:
         self.replaced = 0  # workers that died or were killed and replaced
         self._ctx = mp.get_context("spawn")
         self._slots: list[_Slot | None] = []
+        self._said: set[str] = set()  # the workers' warnings already passed on
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe()
@@ -171,6 +190,9 @@ class LocalPool:
                             on_result(msg[1], msg[2])
                         elif kind == "fatal":
                             raise FakescopeError(msg[1])
+                        elif kind == "log" and msg[1] not in self._said:
+                            self._said.add(msg[1])
+                            logging.getLogger("fakescope").warning("%s", msg[1])
                         continue
                     if s.conn in ready or s.proc.sentinel in ready:  # the pipe closed: the process is gone
                         s.proc.join(5)
