@@ -23,7 +23,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-VERDICTS = {"FAKE", "REAL", "NO_FACE", "ERROR"}
+VERDICTS = {"FAKE", "UNCERTAIN", "REAL", "NO_FACE", "ERROR"}
 LONG_SECONDS = 2 * 60 * 60
 
 
@@ -243,11 +243,11 @@ def check_provenance_json(p: dict) -> None:
 
 
 def check_scan_json(text: str) -> dict:
-    """Parse `--json` output and check it against schema fakescope.scan/1 (docs/json-schema.md), field by
+    """Parse `--json` output and check it against schema fakescope.scan/2 (docs/json-schema.md), field by
     field; returns the document. Strict JSON: NaN or Infinity fail."""
     doc = json.loads(text, parse_constant=_reject_constant)
     assert set(doc) == {"schema", "fakescope_version", "model", "settings", "files"}
-    assert doc["schema"] == "fakescope.scan/1"
+    assert doc["schema"] == "fakescope.scan/2"
     assert isinstance(doc["fakescope_version"], str) and doc["fakescope_version"]
     assert isinstance(doc["model"], str) and doc["model"]
     settings = doc["settings"]
@@ -276,12 +276,20 @@ def check_scan_json(text: str) -> dict:
         if f["verdict"] == "NO_FACE":
             assert f["probability"] is None and f["persons"] == []
             continue
-        assert f["persons"], "a FAKE or REAL verdict needs at least one person"
+        assert f["persons"], "a FAKE, UNCERTAIN or REAL verdict needs at least one person"
         assert math.isclose(f["probability"], max(p["probability"] for p in f["persons"]))
-        assert f["verdict"] == ("FAKE" if f["probability"] >= f["threshold"] else "REAL")
+        person_verdicts = {p["verdict"] for p in f["persons"]}
+        assert f["verdict"] == next(v for v in ("FAKE", "UNCERTAIN", "REAL") if v in person_verdicts)
+        assert (f["reason"] is not None) == (f["verdict"] == "UNCERTAIN")
         assert [p["track_id"] for p in f["persons"]] == list(range(len(f["persons"])))
+        band = f["uncertain_from"] if f["uncertain_from"] is not None else f["threshold"]
         for p in f["persons"]:
-            assert p["verdict"] == ("FAKE" if p["probability"] >= f["threshold"] else "REAL")
+            if p["reason"] and p["reason"].startswith("face too small"):
+                assert p["verdict"] == "UNCERTAIN"
+            else:
+                expected = ("FAKE" if p["probability"] >= f["threshold"] else
+                            "UNCERTAIN" if p["probability"] >= band else "REAL")
+                assert p["verdict"] == expected and (p["reason"] is not None) == (expected == "UNCERTAIN")
             n = len(p["frames"])
             assert n >= 1 and len(p["times"]) == len(p["scores"]) == len(p["boxes"]) == n
             assert p["frames"] == sorted(set(p["frames"])) and p["times"] == sorted(p["times"])

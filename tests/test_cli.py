@@ -1,5 +1,5 @@
 """`fakescope scan` and `fakescope demo` as a user runs them: exit codes, one line on stderr per file that got
-no verdict, never a traceback, and `--json` / `--out` that follow schema fakescope.scan/1."""
+no verdict, never a traceback, and `--json` / `--out` that follow schema fakescope.scan/2."""
 
 from __future__ import annotations
 

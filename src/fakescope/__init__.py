@@ -3,7 +3,7 @@
     >>> import fakescope
     >>> result = fakescope.scan("clip.mp4")
     >>> print(result)            # the same summary `fakescope scan clip.mp4` prints
-    >>> result.to_json()         # schema fakescope.scan/1
+    >>> result.to_json()         # schema fakescope.scan/2
     >>> print(fakescope.inspect("clip.mp4"))  # Content Credentials and metadata only, no model
 
 Importing fakescope imports nothing heavy (no torch, no decoder): each name below loads from its module on

@@ -33,7 +33,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                          device=args.device, crop_margin=margin, pseudo_fakes=args.pseudo_fakes,
-                         balance=args.balance, freeze_epochs=args.freeze_epochs, init=args.init)
+                         degrade=args.degrade, balance=args.balance, freeze_epochs=args.freeze_epochs, init=args.init)
     clf = train_classifier(train_items, val_items, config, args.out, resume=args.resume)
     print(f"model written to {clf.source}")
     return 0
@@ -64,6 +64,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{level}-level: ROC AUC {r['auc']:.4f}, AP {r['ap']:.4f}, EER {r['eer']:.4f}, "
               f"accuracy {r['accuracy']:.4f} at threshold {r['threshold']:.3f} (n={r['n']})")
     print(f"report written to {args.out}/report.md")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.calibration import calibrate_model
+
+    limits = {k: v for k, v in (("max_false_fake", args.max_false_fake), ("max_uncertain", args.max_uncertain))
+              if v is not None}
+    cal, path = calibrate_model(args.model, args.source, args.out, prefix=args.only, half=args.half, **limits)
+    print(f"temperature {cal.temperature:.4f}, threshold {cal.threshold:.4f}, "
+          f"UNCERTAIN from {cal.uncertain_from:.4f}")
+    for source, row in cal.sources.items():
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in row.items() if isinstance(v, float))
+        print(f"  {source}: {row['genuine']} genuine / {row['fake']} fake videos; {shares}")
+    print(f"calibrated model written to {path}")
     return 0
 
 
@@ -271,7 +286,7 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     _add_option_flags(p)
     _add_model_flag(p)
     p.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), cuda, or auto (default cpu)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.scan/1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (schema fakescope.scan/2)")
     p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE; a FILE ending in .jsonl gets "
                    "one line per file as each finishes (a crash loses only the files in flight; see --resume)")
     p.add_argument("--report", metavar="FILE",
@@ -364,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     p.add_argument("--pseudo-fakes", type=float, default=0.0, metavar="SHARE",
                    help="share of each batch made of self-blended pseudo-fakes of real crops (default 0)")
+    p.add_argument("--degrade", type=float, default=0.0, metavar="SHARE",
+                   help="share of training views damaged as footage reaches users: 240-480p, hard compression, "
+                   "grey, gamma, white balance, noise, motion blur (default 0)")
     p.add_argument("--extra-reals", metavar="DIR_OR_CSV", help="more real crops for training (a cache, a CSV, "
                    "or a folder of images)")
     p.add_argument("--reals-only", action="store_true",
@@ -411,6 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option_flags(p, only=("num_frames", "fps", "aggregate", "detector"))  # videos are scanned as scan does
     _add_only_flag(p)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="choose a model's temperature, FAKE threshold and UNCERTAIN band on a "
+                       "pool of held-out videos from several sources")
+    p.add_argument("model", help="bundled model name or .safetensors checkpoint")
+    p.add_argument("source", nargs="+", help="prepared caches or CSVs of labelled crops (videos are grouped "
+                   "by their video and track columns; a crop without them is a one-frame video)")
+    p.add_argument("--out", required=True, help="the calibrated copy of the model (.safetensors)")
+    _add_only_flag(p, "in the CSV")
+    p.add_argument("--max-false-fake", type=float, metavar="SHARE",
+                   help="genuine videos any one source may have called FAKE (default: 2%%)")
+    p.add_argument("--max-uncertain", type=float, metavar="SHARE",
+                   help="genuine videos any one source may have left UNCERTAIN (default: 5%%)")
+    p.add_argument("--half", action="store_true", help="store the weights in fp16 (as the bundled model)")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("eda", help="look for shortcuts in labelled crops (size, JPEG quality, framing)")
     p.add_argument("source", help="a prepared cache, a folder of real/ and fake/, or a CSV")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any
 
-from fakescope.aggregate import AGGREGATIONS, DEFAULT_AGGREGATE
+from fakescope.aggregate import AGGREGATIONS, DEFAULT_AGGREGATE, MIN_FACE
 from fakescope.errors import OptionError
 from fakescope.faces import DEFAULT_DETECTOR, list_detectors
 from fakescope.media import DEFAULT_MAX_SIDE, DEFAULT_NUM_FRAMES
@@ -43,6 +43,8 @@ class ScanOptions:
                              choices=lambda: AGGREGATIONS)
     detector: str = _option(DEFAULT_DETECTOR, "face detector", "--detector", choices=list_detectors)
     max_side: int = _option(DEFAULT_MAX_SIDE, "frames larger than this (pixels) are scaled down on decode")
+    min_face: int = _option(MIN_FACE, "a face smaller than this (pixels, the shorter side of its box) is "
+                            "UNCERTAIN: too small to judge", "--min-face", int, metavar="PX")
     keep_crops: bool = _option(False, "attach the face crops the model saw to each result (not in JSON)")
     evidence: int = _option(0, "Grad-CAM heatmaps of this many most suspicious face crops per file, for the "
                                f"HTML report (True: {EVIDENCE_FRAMES}; 0: none)")
@@ -55,6 +57,7 @@ class ScanOptions:
             object.__setattr__(self, "evidence", EVIDENCE_FRAMES)
         _whole(self, "num_frames", 1)
         _whole(self, "max_side", 1)
+        _whole(self, "min_face", 0)
         _whole(self, "evidence", 0)
         if self.fps is not None and not (_is_number(self.fps) and self.fps > 0):
             raise OptionError("fps must be above 0")

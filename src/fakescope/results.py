@@ -16,9 +16,10 @@ import numpy as np
 if TYPE_CHECKING:
     from fakescope.provenance import Provenance
 
-SCHEMA = "fakescope.scan/1"
+SCHEMA = "fakescope.scan/2"  # /2: the UNCERTAIN verdict and its reason
 
-FAKE, REAL, NO_FACE, ERROR = "FAKE", "REAL", "NO_FACE", "ERROR"
+FAKE, REAL, UNCERTAIN, NO_FACE, ERROR = "FAKE", "REAL", "UNCERTAIN", "NO_FACE", "ERROR"
+VERDICTS = (FAKE, UNCERTAIN, REAL, NO_FACE, ERROR)
 
 
 @dataclass
@@ -27,11 +28,12 @@ class PersonResult:
 
     track_id: int
     probability: float  # aggregated fake probability for this person
-    verdict: str  # FAKE or REAL
+    verdict: str  # FAKE, UNCERTAIN or REAL
     frames: list[int]  # frame indices in the video where the face was found
     times: list[float]  # the same, in seconds
     scores: list[float]  # fake probability at each of those frames: the timeline
     boxes: list[list[float]]  # x, y, width, height in full-frame pixels
+    reason: str | None = None  # why a person is UNCERTAIN: too small a face, or a score in the band
 
 
 _PERSON_FIELDS = {f.name for f in fields(PersonResult)}
@@ -60,9 +62,11 @@ class Evidence:
 @dataclass
 class FileResult:
     path: str
-    verdict: str  # FAKE, REAL, NO_FACE or ERROR
+    verdict: str  # FAKE, UNCERTAIN, REAL, NO_FACE or ERROR
     probability: float | None = None  # the video's fake probability: max over persons
     threshold: float | None = None
+    uncertain_from: float | None = None  # lower edge of the UNCERTAIN band, when the model has one
+    reason: str | None = None  # why the file is UNCERTAIN
     kind: str | None = None  # video or image
     width: int | None = None
     height: int | None = None
@@ -97,8 +101,8 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
-        """A verdict was reached (FAKE or REAL): what a batch's exit code is made of."""
-        return self.verdict in (FAKE, REAL)
+        """A verdict was reached (FAKE, UNCERTAIN or REAL): what a batch's exit code is made of."""
+        return self.verdict in (FAKE, UNCERTAIN, REAL)
 
     @property
     def message(self) -> str:
@@ -108,8 +112,9 @@ class FileResult:
         if self.verdict == NO_FACE:
             return f"{self.path}: no face found in {self.frames_sampled} sampled frame(s)"
         n = len(self.persons)
+        why = f": {self.reason}" if self.verdict == UNCERTAIN and self.reason else ""
         return (f"{self.path}: {self.verdict} (p_fake={self.probability:.3f}, threshold {self.threshold:.2f}, "
-                f"{n} person{'s' if n != 1 else ''})")
+                f"{n} person{'s' if n != 1 else ''}){why}")
 
 
 @dataclass

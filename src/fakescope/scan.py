@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fakescope import __version__
-from fakescope.aggregate import file_probability, person_probability, verdict
+from fakescope.aggregate import face_side, file_probability, file_verdict, person_probability, person_verdict
 from fakescope.errors import FakescopeError
 from fakescope.faces import FaceDetector, Track, create_detector, crop_face, track_faces
 from fakescope.media import Frame, collect_media, read_media
@@ -69,6 +69,13 @@ class Scanner:
         return self.classifier.config.threshold if t is None else t
 
     @property
+    def uncertain_from(self) -> float | None:
+        """The model's UNCERTAIN band's lower edge; none when the threshold is set by hand (a band chosen
+        for another threshold would not fit it) or the model has none."""
+        u = self.classifier.config.uncertain_from
+        return None if self.options.threshold is not None or u is None else min(u, self.threshold)
+
+    @property
     def model_name(self) -> str:
         src = self.classifier.source
         return src.stem if src is not None and src.parent.name == "weights" else str(src or "in-memory")
@@ -110,7 +117,8 @@ class Scanner:
         tracks = find_tracks(frames, self.detector, lambda frac: on_stage("detect", frac))
         timings["detect"] = time.perf_counter() - t
 
-        result = FileResult(path=path, verdict=NO_FACE, threshold=self.threshold, kind=info.kind,
+        result = FileResult(path=path, verdict=NO_FACE, threshold=self.threshold,
+                            uncertain_from=self.uncertain_from, kind=info.kind,
                             width=info.width, height=info.height, duration=info.duration, fps=info.fps,
                             frames_sampled=len(frames), model=self.model_name, timings=timings)
         if not tracks:
@@ -133,15 +141,17 @@ class Scanner:
             by_track[track.track_id] = crops[k:k + n]
             k += n
             p = person_probability(scores, opts.aggregate)
+            boxes = [[round(v * frames[pos].scale, 1) for v in face.box] for pos, face in track.detections]
+            v, reason = person_verdict(p, self.threshold, self.uncertain_from, face_side(boxes), opts.min_face)
             result.persons.append(PersonResult(
-                track_id=track.track_id, probability=p, verdict=verdict(p, self.threshold),
+                track_id=track.track_id, probability=p, verdict=v, reason=reason,
                 frames=[frames[pos].index for pos, _ in track.detections],
                 times=[round(frames[pos].time, 3) for pos, _ in track.detections],
                 scores=[round(float(s), 4) for s in scores],
-                boxes=[[round(v * frames[pos].scale, 1) for v in face.box] for pos, face in track.detections],
+                boxes=boxes,
             ))
         result.probability = file_probability(p.probability for p in result.persons)
-        result.verdict = verdict(result.probability, self.threshold)
+        result.verdict, result.reason = file_verdict(result.persons)
         if opts.keep_crops:
             result.crops = by_track
         if opts.evidence:

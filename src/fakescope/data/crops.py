@@ -39,6 +39,8 @@ class CropItem:
     # the crop's side, when known: self-blended pseudo-fakes place their mask with them.
     landmarks: tuple[float, ...] | None = None
     official_split: str = ""  # the dataset's own split, kept by `prepare` beside the grouped `split`
+    # The face box (x, y, width, height) in full-frame pixels the crop was cut from, when a cache knows it.
+    box: tuple[float, ...] | None = None
 
     @classmethod
     def from_source(cls, item: SourceItem) -> CropItem:
@@ -75,6 +77,7 @@ def read_crop_csv(csv_path: Path, prefix: str | Sequence[str] | None = None) -> 
             track=int(row.get("track") or 0),
             landmarks=parse_landmarks(row.get("landmarks") or ""),
             official_split=row.get("official_split") or "",
+            box=tuple(float(v) for v in row["box"].split()) if row.get("box") else None,
         ))
     return items
 

@@ -14,11 +14,17 @@ from fakescope.results import FileResult
 from fakescope.scan import Scanner
 
 
-def score_crops(classifier: FaceClassifier, items: Sequence[CropItem], chunk: int = 512) -> np.ndarray:
-    """Fake probability per crop; each crop is resized whole to the model's input, as in training."""
+def crop_logits(classifier: FaceClassifier, items: Sequence[CropItem], chunk: int = 512) -> np.ndarray:
+    """Raw logit per crop (before the temperature); each crop is resized whole to the model's input, as in
+    training."""
     size = classifier.config.input_size
-    out = [classifier.predict(load_crop_images(items[i:i + chunk], size)) for i in range(0, len(items), chunk)]
+    out = [classifier.logits(load_crop_images(items[i:i + chunk], size)) for i in range(0, len(items), chunk)]
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def score_crops(classifier: FaceClassifier, items: Sequence[CropItem], chunk: int = 512) -> np.ndarray:
+    """Calibrated fake probability per crop."""
+    return classifier.probability(crop_logits(classifier, items, chunk))
 
 
 def score_videos(scanner: Scanner, paths: Sequence[str | Path]) -> list[FileResult]:

@@ -44,6 +44,9 @@ class ModelConfig:
     std: tuple[float, float, float]
     # Probability at or above which a person is called FAKE.
     threshold: float = 0.5
+    # From this probability up to the threshold a person is UNCERTAIN: leaning fake, not enough to accuse.
+    # None (older checkpoints): no band, every score below the threshold is REAL.
+    uncertain_from: float | None = None
     # Temperature scaling fitted on validation data: p = sigmoid(logit / temperature).
     temperature: float = 1.0
     # Side of the square crop relative to the detector's face box; training crops must match it. A

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 # Person colours, told apart by people with the common colour-vision deficiencies (Okabe-Ito).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-HEADLINES = {"FAKE": "Likely manipulated", "REAL": "No manipulation detected", "NO_FACE": "No face found",
+HEADLINES = {"FAKE": "Likely manipulated", "UNCERTAIN": "Not enough evidence to say",
+             "REAL": "No manipulation detected", "NO_FACE": "No face found",
              "ERROR": "Could not scan"}
 
 

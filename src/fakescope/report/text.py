@@ -41,7 +41,8 @@ def format_file(f: FileResult) -> str:
     lines = [printable(f.message)]
     for p in f.persons:
         when = f"{p.times[0]:.1f}-{p.times[-1]:.1f}s" if f.kind == "video" else "image"
-        lines.append(f"  person {p.track_id}: {p.verdict} p_fake={p.probability:.3f} "
+        why = f" ({p.reason})" if p.reason else ""
+        lines.append(f"  person {p.track_id}: {p.verdict} p_fake={p.probability:.3f}{why} "
                      f"({len(p.frames)} frames, {when})  {sparkline(p.scores) if f.kind == 'video' else ''}"
                      .rstrip())
     return format_provenance(f, "\n".join(lines))

@@ -3,7 +3,7 @@
 The web process only takes uploads, answers reads and serves pages; the scanning happens in worker
 processes (`worker.py`) that share the SQLite database and the data folder with it:
 
-    DATA_DIR/fakescope.sqlite3        every scan, its status, and its result JSON (schema fakescope.scan/1)
+    DATA_DIR/fakescope.sqlite3        every scan, its status, and its result JSON (schema fakescope.scan/2)
     DATA_DIR/scans/<id>/upload        the uploaded bytes, until the scan finishes
     DATA_DIR/scans/<id>/report.html   the report section (verdict, faces, timeline, heatmaps)
 
@@ -258,7 +258,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     app = FastAPI(title="fakescope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Scan videos and images for manipulated faces. Submit a file, poll its status, "
-                              "fetch the result (schema fakescope.scan/1) or a self-contained HTML report.")
+                              "fetch the result (schema fakescope.scan/2) or a self-contained HTML report.")
     app.mount("/static", StaticFiles(packages=[("fakescope.server", "static")]), name="static")
     bearer = HTTPBearer(auto_error=False, description=f"needed only when the server has a token ({TOKEN_ENV})")
 
@@ -401,10 +401,10 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise HTTPException(409, f"scan failed without a result: {row.error}")
         return row
 
-    @api.get("/scans/{scan_id}/result", responses={200: {"description": "schema fakescope.scan/1"},
+    @api.get("/scans/{scan_id}/result", responses={200: {"description": "schema fakescope.scan/2"},
                                                    404: ERRORS[404], 409: ERRORS[409]})
     def get_result(scan_id: str) -> Response:
-        """The result as JSON, the same schema as `fakescope scan --json` (fakescope.scan/1)."""
+        """The result as JSON, the same schema as `fakescope scan --json` (fakescope.scan/2)."""
         return Response(finished_row(scan_id).result, media_type="application/json")
 
     @api.get("/scans/{scan_id}/report.html", response_class=HTMLResponse, responses={404: ERRORS[404],

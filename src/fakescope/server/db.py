@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS scans (
     probability REAL,
     threshold REAL,
     error TEXT,
-    result TEXT                    -- JSON, schema fakescope.scan/1
+    result TEXT                    -- JSON, schema fakescope.scan/2
 );
 CREATE INDEX IF NOT EXISTS scans_created ON scans (created_at);
 CREATE INDEX IF NOT EXISTS scans_status ON scans (status, created_at);

@@ -24,8 +24,47 @@ def jpeg_recompress(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
 
 
-def augment(img: np.ndarray, out_size: int, rng: np.random.Generator) -> np.ndarray:
-    """One training view of a crop. Channel order does not matter to any step here."""
+def motion_blur(img: np.ndarray, length: int, angle: float) -> np.ndarray:
+    """A straight streak of `length` pixels at `angle` degrees: a moving head or a hand-held camera."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2] = 1.0
+    rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rot, (length, length))
+    return cv2.filter2D(img, -1, kernel / max(float(kernel.sum()), 1e-6))
+
+
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """How footage reaches a newsroom: a frame downscaled to 240-480p, re-compressed hard, turned grey, its
+    gamma and white balance shifted, sensor noise, motion blur. Each step fires on its own, so views range
+    from lightly to badly damaged. Applied to reals and fakes alike (pseudo-fakes too), so no damage can
+    stand for a label. Works on a stored face crop, the closest this trainer gets to the frame: a crop's
+    pixels are the frame's pixels around the face."""
+    side = img.shape[0]
+    if rng.random() < 0.5:  # the face box of a 1080p frame at 240-480p: a quarter to half its pixels across
+        small = max(16, int(side * rng.uniform(0.2, 0.5)))
+        img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (side, side),
+                         interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:
+        img = motion_blur(img, int(rng.integers(3, 10)), float(rng.uniform(0, 180)))
+    if rng.random() < 0.4:  # gamma and white balance
+        f = img.astype(np.float32) / 255.0
+        f = f ** rng.uniform(0.6, 1.6) * rng.uniform(0.85, 1.15, size=3)
+        img = np.clip(f * 255.0, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        noise = rng.normal(0, rng.uniform(2, 10), img.shape)
+        img = np.clip(img + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.15:
+        img = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2).round().astype(np.uint8)
+    if rng.random() < 0.6:  # low-bitrate H.264/H.265 lose detail in 8x8 blocks much as hard JPEG does
+        img = jpeg_recompress(np.ascontiguousarray(img), rng.integers(15, 60))
+    return np.ascontiguousarray(img)
+
+
+def augment(img: np.ndarray, out_size: int, rng: np.random.Generator, degrade_share: float = 0.0) -> np.ndarray:
+    """One training view of a crop; with probability `degrade_share` it is first damaged as by `degrade`.
+    Channel order does not matter to any step here."""
+    if degrade_share and rng.random() < degrade_share:
+        img = degrade(img, rng)
     img = random_crop_resize(img, out_size, rng)
     if rng.random() < 0.5:
         img = img[:, ::-1]

@@ -54,6 +54,8 @@ class TrainConfig:
     device: str = "auto"
     # Share of every batch made of self-blended pseudo-fakes of real training faces (0 = none, < 1).
     pseudo_fakes: float = 0.0
+    # Share of training views damaged as footage is on its way to a user (train/augment.py `degrade`).
+    degrade: float = 0.0
     # "weight": weigh the loss by the class mix the model actually sees (pseudo-fakes included);
     # "sample": oversample the rarer class of the dataset's crops; "none".
     balance: str = "weight"
@@ -109,6 +111,8 @@ def read_extra_reals(source: str | Path) -> list[CropItem]:
 def _check_config(config: TrainConfig) -> None:
     if not 0 <= config.pseudo_fakes < 1:
         raise FakescopeError("pseudo-fakes is the share of each batch: give a value in [0, 1)")
+    if not 0 <= config.degrade <= 1:
+        raise FakescopeError("degrade is the share of training views damaged: give a value in [0, 1]")
     if config.balance not in BALANCING:
         raise FakescopeError(f"balance must be one of {', '.join(BALANCING)}")
     if config.freeze_epochs < 0 or config.epochs < 1:
@@ -152,11 +156,11 @@ def _set_trainable(module: torch.nn.Module, frozen_backbone: bool) -> None:
 
 def _make_batch(idx: np.ndarray, images: np.ndarray, labels: np.ndarray, landmarks: list, reals: np.ndarray,
                 n_sbi: int, config: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    views = [augment(images[i], config.input_size, rng) for i in idx]
+    views = [augment(images[i], config.input_size, rng, config.degrade) for i in idx]
     y = list(labels[idx])
     for i in rng.choice(reals, n_sbi) if n_sbi else []:
         fake, _ = self_blend(images[i], landmarks[i], rng)
-        views.append(augment(fake, config.input_size, rng))
+        views.append(augment(fake, config.input_size, rng, config.degrade))
         y.append(1.0)
     return np.stack(views), np.asarray(y, np.float32)
 
