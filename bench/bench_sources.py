@@ -24,13 +24,13 @@ import argparse
 import csv
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
+from fakescope.aggregate import MIN_FACE, file_verdict, person_verdict
 from fakescope.data import read_crops
 from fakescope.data.prepare import PrepareOptions, prepare
 from fakescope.evaluate.calibration import PoolVideo, person_probabilities, pool_videos
@@ -39,10 +39,9 @@ from fakescope.evaluate.scoring import crop_logits
 from fakescope.media.encode import write_video
 from fakescope.models import FaceClassifier
 from fakescope.results import FAKE, UNCERTAIN, PersonResult
-from fakescope.aggregate import MIN_FACE, file_verdict, person_verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import pool  # noqa: E402  (scripts/pool.py: who plays which role)
+import pool  # scripts/pool.py: who plays which role (a script, not part of the package)
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("original", "480p", "gray", "crf35")

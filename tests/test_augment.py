@@ -1,0 +1,44 @@
+"""Training views damaged the way footage reaches users (train/augment.py `degrade`), for reals and fakes
+alike: shape and type kept, every kind of damage reachable, and off by default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fakescope.errors import FakescopeError
+from fakescope.train.augment import augment, degrade, motion_blur
+from fakescope.train.trainer import TrainConfig, _check_config
+
+
+@pytest.fixture(scope="module")
+def face(astronaut: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(astronaut[30:190, 170:330])
+
+
+def test_degrade_keeps_shape_and_type_and_damages(face: np.ndarray) -> None:
+    rng = np.random.default_rng(0)
+    views = [degrade(face, rng) for _ in range(40)]
+    assert all(v.shape == face.shape and v.dtype == np.uint8 for v in views)
+    assert np.mean([np.abs(v.astype(int) - face).mean() > 1 for v in views]) > 0.8
+    grey = [v for v in views if np.array_equal(v[..., 0], v[..., 1]) and np.array_equal(v[..., 1], v[..., 2])]
+    assert grey, "some views are greyscale"
+
+
+def test_motion_blur_smears_along_its_angle() -> None:
+    img = np.zeros((21, 21, 3), np.uint8)
+    img[10, 10] = 255
+    horizontal = motion_blur(img, 7, 0.0)
+    assert (horizontal[10, 7:14, 0] > 0).all() and horizontal[7, 10, 0] == 0
+
+
+def test_no_damage_unless_asked(face: np.ndarray) -> None:
+    a = augment(face, 128, np.random.default_rng(3))
+    b = augment(face, 128, np.random.default_rng(3), degrade_share=0.0)
+    np.testing.assert_array_equal(a, b)
+    assert augment(face, 128, np.random.default_rng(3), degrade_share=1.0).shape == (128, 128, 3)
+
+
+def test_degrade_share_is_checked() -> None:
+    with pytest.raises(FakescopeError, match="degrade"):
+        _check_config(TrainConfig(degrade=1.5))

@@ -1,0 +1,116 @@
+"""Calibration at the level users read (fakescope.evaluate.calibration, `fakescope calibrate`): the threshold
+holds every source's false-FAKE share under its limit, the band its UNCERTAIN share, the temperature is
+fitted on video-level probabilities, and the calibrated copy of a model records what it was chosen on."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fakescope.cli import main
+from fakescope.data import read_crops
+from fakescope.evaluate.calibration import (
+    PoolVideo, calibrate, choose_band, choose_threshold, fit_video_temperature, pool_videos, video_probability)
+from fakescope.models import FaceClassifier
+
+
+def test_threshold_keeps_every_source_under_the_limit() -> None:
+    rng = np.random.default_rng(0)
+    reals = {"big": rng.uniform(0, 0.7, 1000), "small": np.array([0.1, 0.2, 0.83])}
+    t = choose_threshold(reals, max_false_fake=0.02)
+    # One real of three in "small" is 33%: the threshold must pass it, whatever "big" allows.
+    assert t > 0.83 and np.mean(reals["small"] >= t) == 0
+    assert choose_threshold({"a": np.array([0.1, 0.2])}) == 0.5, "never below 0.5"
+    # Only as high as needed: just above the highest real that had to be excluded.
+    assert t == pytest.approx(0.83, abs=1e-9)
+
+
+def test_band_reaches_down_until_a_source_has_too_many_reals_in_it() -> None:
+    reals = {"a": np.array([0.1, 0.55, 0.6, 0.7, 0.2, 0.3, 0.1, 0.2, 0.3, 0.4]), "b": np.array([0.1] * 50)}
+    u = choose_band(reals, threshold=0.8, max_uncertain=0.1)
+    assert np.mean((reals["a"] >= u) & (reals["a"] < 0.8)) <= 0.1
+    assert 0.6 < u <= 0.7, "one of a's ten reals may sit in the band, not two"
+    assert choose_band({"a": np.array([0.1])}, threshold=0.9) == 0.5, "the band stops at 0.5"
+
+
+def test_temperature_is_fitted_on_video_probabilities() -> None:
+    """Logits twice what they should be (for x ~ N(+-1, 1) the true log-odds are 2x; these are 4x), one
+    frame a video: the fit finds T near 2. With several frames a video
+    the mean of their probabilities is less extreme than any frame, and the fit sharpens it instead."""
+    rng = np.random.default_rng(1)
+    videos = []
+    for i in range(400):
+        label = i % 2
+        z = rng.normal(1.0 if label else -1.0, 1.0, size=1) * 4
+        videos.append(PoolVideo(label, "s", [z]))
+    t = fit_video_temperature(videos)
+    assert 1.6 < t < 2.5
+    y = np.array([v.label for v in videos])
+
+    def nll(temperature: float) -> float:
+        p = np.clip([video_probability(v, temperature) for v in videos], 1e-7, 1 - 1e-7)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    assert nll(t) < nll(1.0) and nll(t) < nll(t * 1.5) and nll(t) < nll(t / 1.5)
+    many = [PoolVideo(v.label, "s", [np.repeat(v.track_logits[0], 8) + np.random.default_rng(i).normal(0, 4, 8)])
+            for i, v in enumerate(videos)]
+    assert fit_video_temperature(many) < t
+
+
+def test_calibrate_reports_each_source_at_the_chosen_point() -> None:
+    rng = np.random.default_rng(2)
+    videos = [PoolVideo(0, "dfdc", [rng.normal(-2, 1, 4)]) for _ in range(200)]
+    videos += [PoolVideo(1, "dfdc", [rng.normal(2, 1, 4)]) for _ in range(200)]
+    videos += [PoolVideo(0, "talking", [rng.normal(0.5, 0.5, 4)]) for _ in range(20)]  # a shifted source
+    cal = calibrate(videos, max_false_fake=0.05, max_uncertain=0.1)
+    assert 0.5 <= cal.uncertain_from <= cal.threshold
+    for row in cal.sources.values():
+        assert row["genuine_fake_share"] <= 0.05 and row["genuine_uncertain_share"] <= 0.1
+    assert cal.sources["talking"] == {**cal.sources["talking"], "genuine": 20, "fake": 0}
+
+
+def test_pool_videos_groups_crops_by_video_and_track(tmp_path: Path) -> None:
+    rows = [("a/t0-1.png", "real", "v1", 0, "0 0 40 50"), ("a/t0-2.png", "real", "v1", 0, "0 0 30 60"),
+            ("a/t1-1.png", "real", "v1", 1, "0 0 10 10"), ("b/t0-1.png", "fake", "v2", 0, "")]
+    path = _write_csv(tmp_path, rows)
+    items = read_crops(path)
+    videos = pool_videos(items, np.array([0.0, 1.0, 2.0, 3.0]))
+    by_label = {v.label: v for v in videos}
+    assert len(videos) == 2 and [list(z) for z in by_label[0].track_logits] == [[0.0, 1.0], [2.0]]
+    assert by_label[0].face_sides == [35.0, 10.0] and by_label[1].face_sides == [None]
+
+
+def _write_csv(root: Path, rows, size: int = 64) -> Path:
+    rng = np.random.default_rng(0)
+    with open(root / "crops.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "dataset", "video", "track", "box"])
+        for rel, label, video, track, box in rows:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / rel), rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+            w.writerow([rel, label, "set", video, track, box])
+    return root / "crops.csv"
+
+
+def test_calibrate_command_writes_a_model_that_says_what_it_was_calibrated_on(tiny_model_path, tmp_path, capsys):
+    rows = [(f"{label}/{v}-{k}.png", label, f"{label}{v}", 0, "0 0 100 100")
+            for label in ("real", "fake") for v in range(6) for k in range(2)]
+    csv_path = _write_csv(tmp_path, rows)
+    out = tmp_path / "calibrated.safetensors"
+    assert main(["calibrate", str(tiny_model_path), str(csv_path), "--out", str(out)]) == 0
+    assert "calibrated model written to" in capsys.readouterr().out
+    clf = FaceClassifier.load(out)
+    cal = clf.config.extra["calibration"]
+    assert cal["level"] == "video" and cal["pool"][0]["crops"] == 24 and cal["sources"]["set"]["genuine"] == 6
+    assert clf.config.threshold == pytest.approx(cal["threshold"]) and clf.config.threshold >= 0.5
+    assert 0.5 <= clf.config.uncertain_from <= clf.config.threshold
+    assert clf.config.temperature == pytest.approx(cal["temperature"])
+    json.dumps(clf.config.extra)  # plain data, as the checkpoint's metadata must be
+    original = FaceClassifier.load(tiny_model_path)
+    np.testing.assert_allclose(clf.logits(np.zeros((1, 128, 128, 3), np.uint8)),
+                               original.logits(np.zeros((1, 128, 128, 3), np.uint8)), atol=1e-5)
