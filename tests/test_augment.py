@@ -42,3 +42,21 @@ def test_no_damage_unless_asked(face: np.ndarray) -> None:
 def test_degrade_share_is_checked() -> None:
     with pytest.raises(FakescopeError, match="degrade"):
         _check_config(TrainConfig(degrade=1.5))
+
+
+def test_tuning_norms_leaves_the_rest_of_the_backbone_frozen() -> None:
+    import torch
+
+    from fakescope.models import create_model, head_module
+    from fakescope.train.trainer import _set_trainable
+
+    module = create_model("efficientnet_lite0", pretrained=False)
+    _set_trainable(module, frozen_backbone=False, tune="norms")
+    trainable = {n for n, p in module.named_parameters() if p.requires_grad}
+    head = {f"{module.default_cfg['head']}.{n}" for n, _ in head_module(module).named_parameters()}
+    norms = {n for n, m in module.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    assert head <= trainable
+    assert all(n in head or n.rsplit(".", 1)[0] in norms for n in trainable)
+    assert any(n.rsplit(".", 1)[0] in norms for n in trainable)
+    with pytest.raises(FakescopeError, match="tune"):
+        _check_config(TrainConfig(tune="some"))

@@ -33,7 +33,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                          device=args.device, crop_margin=margin, pseudo_fakes=args.pseudo_fakes,
-                         degrade=args.degrade, balance=args.balance, freeze_epochs=args.freeze_epochs, init=args.init)
+                         degrade=args.degrade, balance=args.balance, tune=args.tune,
+                         freeze_epochs=args.freeze_epochs, init=args.init)
     clf = train_classifier(train_items, val_items, config, args.out, resume=args.resume)
     print(f"model written to {clf.source}")
     return 0
@@ -379,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     p.add_argument("--pseudo-fakes", type=float, default=0.0, metavar="SHARE",
                    help="share of each batch made of self-blended pseudo-fakes of real crops (default 0)")
+    p.add_argument("--tune", default="all", choices=["all", "norms"],
+                   help="what of the backbone learns besides the head: all of it (default), or only its "
+                   "normalisation layers, as published work tunes foundation ViTs")
     p.add_argument("--degrade", type=float, default=0.0, metavar="SHARE",
                    help="share of training views damaged as footage reaches users: 240-480p, hard compression, "
                    "grey, gamma, white balance, noise, motion blur (default 0)")

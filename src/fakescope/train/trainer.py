@@ -34,6 +34,10 @@ from fakescope.train.augment import augment
 from fakescope.train.sbi import self_blend
 
 BALANCING = ("weight", "sample", "none")
+# What the backbone learns besides the head: everything, or only its normalisation layers (LayerNorm,
+# BatchNorm affine parameters), as published work does for foundation ViTs (GenD, WACV'26): the features
+# that transfer across sources stay as they are, and the few parameters that do move cannot memorise DFDC.
+TUNING = ("all", "norms")
 STATE = "state.pt"
 
 
@@ -60,6 +64,7 @@ class TrainConfig:
     # "sample": oversample the rarer class of the dataset's crops; "none".
     balance: str = "weight"
     freeze_epochs: int = 0  # epochs that train the classification head alone, backbone frozen
+    tune: str = "all"  # after those epochs, what of the backbone learns: "all" or "norms" (TUNING)
     pretrained: bool = True  # ImageNet weights from a registry package (False: random init, for tests)
     # Start from a trained fakescope checkpoint (name or path) instead: fine-tune a detector on new data.
     init: str | None = None
@@ -115,6 +120,8 @@ def _check_config(config: TrainConfig) -> None:
         raise FakescopeError("degrade is the share of training views damaged: give a value in [0, 1]")
     if config.balance not in BALANCING:
         raise FakescopeError(f"balance must be one of {', '.join(BALANCING)}")
+    if config.tune not in TUNING:
+        raise FakescopeError(f"tune must be one of {', '.join(TUNING)}")
     if config.freeze_epochs < 0 or config.epochs < 1:
         raise FakescopeError("epochs must be at least 1 and freeze-epochs at least 0")
 
@@ -142,11 +149,14 @@ def fake_share(labels: np.ndarray, config: TrainConfig) -> float:
     return (n_sbi + n_items * q) / (n_items + n_sbi)
 
 
-def _set_trainable(module: torch.nn.Module, frozen_backbone: bool) -> None:
-    """Train mode; with a frozen backbone only the head learns, and batch norm keeps its ImageNet statistics."""
+def _set_trainable(module: torch.nn.Module, frozen_backbone: bool, tune: str = "all") -> None:
+    """Train mode; with a frozen backbone only the head learns, and batch norm keeps its ImageNet statistics.
+    With `tune="norms"` the head and the normalisation layers learn."""
     head = {id(p) for p in head_module(module).parameters()}
+    norms = {id(p) for m in module.modules()
+             if isinstance(m, (torch.nn.LayerNorm, torch.nn.modules.batchnorm._BatchNorm)) for p in m.parameters()}
     for p in module.parameters():
-        p.requires_grad = not frozen_backbone or id(p) in head
+        p.requires_grad = id(p) in head or (not frozen_backbone and (tune == "all" or id(p) in norms))
     module.train()
     if frozen_backbone:
         for m in module.modules():
@@ -263,7 +273,7 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
         log(f"nothing to resume in {out_dir}: starting afresh")
     for epoch in range(state.epoch + 1, config.epochs + 1):
         frozen = epoch <= config.freeze_epochs
-        _set_trainable(module, frozen)
+        _set_trainable(module, frozen, config.tune)
         t_epoch, losses = time.time(), []
         order = _epoch_order(train_y, config.balance, rng)
         for start in range(0, len(order), n_items):
