@@ -170,8 +170,12 @@ def test_evaluate_videos_keeps_to_only_and_lists_each_video(tmp_path: Path, demo
     assert [(Path(f["path"]).name, f["label"]) for f in report["files"]] == [("b.mp4", "fake"), ("a.mp4", "real")]
     p_fake, p_real = (f["probability"] for f in report["files"])
     assert p_fake == pytest.approx(p_real)
+    (verdict,) = {f["verdict"] for f in report["files"]}  # the same clip: the same verdict for both labels
+    assert report["verdicts"] == {label: {**{"FAKE": 0, "UNCERTAIN": 0, "REAL": 0}, verdict: 1}
+                                  for label in ("real", "fake")}
     md = (tmp_path / "eval" / "report.md").read_text()
-    assert "only paths starting with `real/`, `fake/`" in md and "wrong side of the threshold (1 of 2)" in md
+    assert "only paths starting with `real/`, `fake/`" in md and "wrong side of the threshold (1 of 2" in md
+    assert "## Scan's verdicts (UNCERTAIN counted apart)" in md
     assert main(["evaluate", str(tiny_model_path), str(table), "--only", "elsewhere/"]) == 1
     assert "nothing under 'elsewhere/'" in capsys.readouterr().err
 

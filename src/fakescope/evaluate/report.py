@@ -96,7 +96,8 @@ def score_video_items(clf: FaceClassifier, items: Sequence[SourceItem], ev: Eval
                 ev.frame.add(it.label, s, it.dataset, it.method)
         ev.video.add(it.label, result.probability, it.dataset, it.method)
         ev.files.append({"path": str(it.path), "label": "fake" if it.label else "real", "dataset": it.dataset,
-                         "method": it.method, "probability": round(result.probability, 6)})
+                         "method": it.method, "probability": round(result.probability, 6),
+                         "verdict": result.verdict})
 
 
 def _select(items: list, split: str | None, split_of: Callable[[object], str]) -> list:
@@ -176,7 +177,16 @@ def build_report(ev: Evaluation, clf: FaceClassifier, source: str, split: str | 
             "split": split or "", "only": list(as_prefixes(prefix)), "aggregate": (options or ScanOptions()).aggregate,
             "threshold": threshold, "frames_per_video": round(ev.frames_per_video, 2),
             "overall": overall, "by_dataset": by_dataset, "by_method": by_method, "reliability": reliability,
-            "files": ev.files, "unscored": ev.unscored, "notes": notes}
+            "files": ev.files, "verdicts": verdict_counts(ev.files), "unscored": ev.unscored, "notes": notes}
+
+
+def verdict_counts(files: list[dict]) -> dict[str, dict[str, int]]:
+    """Scan's verdicts of the scanned videos, per label: UNCERTAIN is counted apart, neither right nor wrong."""
+    counts: dict[str, dict[str, int]] = {}
+    for f in files:
+        row = counts.setdefault(f["label"], {"FAKE": 0, "UNCERTAIN": 0, "REAL": 0})
+        row[f["verdict"]] = row.get(f["verdict"], 0) + 1
+    return counts
 
 
 def _fmt(v) -> str:
@@ -211,9 +221,15 @@ def to_markdown(report: dict) -> str:
         lines += [_row(f"{d} / {m}", r[lv]) for d, ms in report["by_method"].items() for m, r in ms.items()
                   for lv in LEVELS] + [""]
     threshold = report["threshold"]
-    wrong = [f for f in report["files"] if (f["probability"] >= threshold) != (f["label"] == "fake")]
+    wrong = [f for f in report["files"] if f["verdict"] != "UNCERTAIN"
+             and (f["probability"] >= threshold) != (f["label"] == "fake")]
     if report["files"]:
-        lines += [f"## Videos on the wrong side of the threshold ({len(wrong)} of {len(report['files'])})", ""]
+        lines += ["## Scan's verdicts (UNCERTAIN counted apart)", "", "| label | FAKE | UNCERTAIN | REAL |",
+                  "|---|---|---|---|"]
+        lines += [f"| {label} | {c['FAKE']} | {c['UNCERTAIN']} | {c['REAL']} |"
+                  for label, c in sorted(report["verdicts"].items())] + [""]
+        lines += [f"## Videos on the wrong side of the threshold ({len(wrong)} of {len(report['files'])}, "
+                  "UNCERTAIN left out)", ""]
         lines += ["| video | label | method | P(fake) |", "|---|---|---|---|"] if wrong else []
         lines += [f"| `{f['path']}` | {f['label']} | {f['method'] or '-'} | {f['probability']:.3f} |"
                   for f in sorted(wrong, key=lambda f: f["path"])] + [""]
