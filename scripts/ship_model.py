@@ -1,6 +1,9 @@
 """Turn a training run into the bundled default model: fp16 safetensors plus its model card.
 
-    python scripts/ship_model.py runs/default
+    python scripts/ship_model.py runs/default [--model CALIBRATED.safetensors]
+
+With --model, that checkpoint (the run's best, recalibrated by `fakescope calibrate`) is shipped instead of
+the run's own best.safetensors.
 
 Checks first that fp16 weights score the dfdc val crops like fp32 (max |dp| and AUC printed); ships fp32
 if they do not agree to 1e-3 in AUC. Then measures the shipped file itself, and the MesoNet baseline on the
@@ -30,11 +33,22 @@ TRAINING_DATA = (
     "Stage 1: DFDC face crops (../shared/data/dfdc-faces, split=train: 6,203 real / 6,201 fake), one 224x224 "
     "crop per video. Stage 2, starting from stage 1: the same crops plus 192 real crops from the 24 clips of "
     "videos/real-people (8 frames each), with 30% of every batch self-blended pseudo-fakes of those real "
-    "faces. Both stages select on split=val (797 real / 799 fake), split by source video.")
+    "faces. Stage 3, starting from stage 2 (scripts/train_degraded.sh): the DFDC train crops plus 128 real "
+    "crops of the 8 real-people clips of the train role in scripts/pool.py (16 frames each), 30% "
+    "pseudo-fakes, and half of all views degraded as footage reaches users (240-480p, hard compression, "
+    "grey, gamma, white balance, noise, motion blur). Every stage selects on split=val (797 real / 799 "
+    "fake), split by source video. Then `fakescope calibrate` chose temperature, threshold and UNCERTAIN band "
+    "on the calib role of scripts/pool.py (see `calibration`).")
+COMMAND = ("bash scripts/train_default.sh && python scripts/ship_model.py runs/default-sbi && "
+           "bash scripts/train_degraded.sh && fakescope calibrate ~/.cache/fakescope-runs/degraded/best.safetensors "
+           "~/.cache/fakescope-runs/pool-dfdc-faces-calib.csv ~/.cache/fakescope-runs/pool-videos16-calib.csv "
+           "--half --out ~/.cache/fakescope-runs/cal-B.safetensors && python scripts/ship_model.py "
+           "~/.cache/fakescope-runs/degraded --model ~/.cache/fakescope-runs/cal-B.safetensors")
 
 
 def training_stages(run: Path) -> list[dict]:
-    """The run and, following `init`, the runs it started from: oldest first."""
+    """The run and, following `init`, the runs it started from: oldest first. A run that started from the
+    bundled model carries on from the stages its card lists."""
     stages = []
     while run is not None:
         history = json.loads((run / "history.json").read_text())
@@ -42,6 +56,9 @@ def training_stages(run: Path) -> list[dict]:
                        "best_epoch": history["best_epoch"], "history": history["history"]})
         init = history["config"].get("init")
         run = Path(init).parent if init and (Path(init).parent / "history.json").is_file() else None
+        card = WEIGHTS_DIR / f"{init}.json"
+        if run is None and init and card.is_file():
+            stages += json.loads(card.read_text())["training"]["stages"][::-1]
     return stages[::-1]
 
 
@@ -51,10 +68,13 @@ def main() -> None:
     ap.add_argument("--mesonet", default="peers/mesonet/Meso4_DF.h5", help="relative to --data; '' to skip")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FAKESCOPE_DATA", "../shared/data")))
     ap.add_argument("--name", default="default")
+    ap.add_argument("--model", type=Path, help="ship this checkpoint (e.g. the best, calibrated) instead")
+    ap.add_argument("--bench", type=Path, help="a bench/bench_sources.py --json output to put in the card")
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
 
-    clf = FaceClassifier.load(args.run / "best.safetensors")
+    stages = training_stages(args.run)  # before the card of the model it started from is overwritten
+    clf = FaceClassifier.load(args.model or args.run / "best.safetensors")
     clf.config.name = args.name
     tmp16 = args.run / "fp16.safetensors"
     clf.save(tmp16, half=True)
@@ -80,14 +100,17 @@ def main() -> None:
                   "crop": f"square of {clf.config.crop_margin} x the longer side of the YuNet face box, "
                           "centred on it, border-replicated outside the frame"},
         "threshold": clf.config.threshold,
+        "uncertain_from": clf.config.uncertain_from,
         "temperature": round(clf.config.temperature, 4),
+        "calibration": clf.config.extra.get("calibration"),
         "training": {
             "data": TRAINING_DATA,
             "never_trained_on": "ffpp-faces, and every video in ../shared/data/videos/dfdc and videos/ffpp",
-            "command": "bash scripts/train_default.sh && python scripts/ship_model.py runs/default-sbi",
-            "stages": training_stages(args.run),
+            "command": COMMAND,
+            "stages": stages,
         },
         "notes": args.note,
+        "by_source": json.loads(args.bench.read_text()) if args.bench else None,
         "figures": measure_with_baseline(FaceClassifier.load(dest), args.data, args.mesonet, print, args.name),
     }
     card_path = WEIGHTS_DIR / f"{args.name}.json"
