@@ -64,6 +64,8 @@ BAD_CONFIGS = {"temperature 0": ({"temperature": 0}, "temperature"),
                "std 0": ({"std": [0.229, 0.0, 0.225]}, "std"),
                "threshold 2": ({"threshold": 2.0}, "threshold"),
                "crop margin -3": ({"crop_margin": -3.0}, "crop_margin"),
+               "band above the threshold": ({"threshold": 0.6, "uncertain_from": 0.8}, "uncertain_from"),
+               "band NaN": ({"uncertain_from": math.nan}, "uncertain_from"),
                "input size 0": ({"input_size": 0}, "input_size"),
                "NaN weights": ({"nan_weights": True}, "NaN or infinite weights")}
 

@@ -69,8 +69,8 @@ class ModelConfig:
 
     def problems(self) -> list[str]:
         """What makes this config give wrong verdicts rather than an error: a temperature of 0 or below
-        (every p 0, or inverted), NaN anywhere (p NaN, and NaN is not JSON), a threshold outside 0..1, a
-        crop margin that is not a positive size."""
+        (every p 0, or inverted), NaN anywhere (p NaN, and NaN is not JSON), a threshold outside 0..1, an
+        UNCERTAIN band that does not end at the threshold, a crop margin that is not a positive size."""
         def number(v) -> bool:
             return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -87,6 +87,9 @@ class ModelConfig:
             out.append(f"temperature must be a finite number above 0, got {self.temperature!r}")
         if not (number(self.threshold) and 0 <= self.threshold <= 1):
             out.append(f"threshold must be between 0 and 1, got {self.threshold!r}")
+        if self.uncertain_from is not None and not (
+                number(self.uncertain_from) and number(self.threshold) and 0 <= self.uncertain_from <= self.threshold):
+            out.append(f"uncertain_from must be between 0 and the threshold, got {self.uncertain_from!r}")
         if not (number(self.crop_margin) and 0 < self.crop_margin <= 10):
             out.append(f"crop_margin must be above 0 (a crop side per face box side), got {self.crop_margin!r}")
         return out
