@@ -15,7 +15,14 @@ import pytest
 from fakescope.cli import main
 from fakescope.data import read_crops
 from fakescope.evaluate.calibration import (
-    PoolVideo, calibrate, choose_band, choose_threshold, fit_video_temperature, pool_videos, video_probability)
+    PoolVideo,
+    calibrate,
+    choose_band,
+    choose_threshold,
+    fit_video_temperature,
+    pool_videos,
+    video_probability,
+)
 from fakescope.models import FaceClassifier
 
 

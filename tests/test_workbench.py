@@ -171,7 +171,7 @@ def test_evaluate_videos_keeps_to_only_and_lists_each_video(tmp_path: Path, demo
     p_fake, p_real = (f["probability"] for f in report["files"])
     assert p_fake == pytest.approx(p_real)
     (verdict,) = {f["verdict"] for f in report["files"]}  # the same clip: the same verdict for both labels
-    assert report["verdicts"] == {label: {**{"FAKE": 0, "UNCERTAIN": 0, "REAL": 0}, verdict: 1}
+    assert report["verdicts"] == {label: {"FAKE": 0, "UNCERTAIN": 0, "REAL": 0, verdict: 1}
                                   for label in ("real", "fake")}
     md = (tmp_path / "eval" / "report.md").read_text()
     assert "only paths starting with `real/`, `fake/`" in md and "wrong side of the threshold (1 of 2" in md

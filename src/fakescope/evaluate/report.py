@@ -228,8 +228,8 @@ def to_markdown(report: dict) -> str:
                   "|---|---|---|---|"]
         lines += [f"| {label} | {c['FAKE']} | {c['UNCERTAIN']} | {c['REAL']} |"
                   for label, c in sorted(report["verdicts"].items())] + [""]
-        lines += [f"## Videos on the wrong side of the threshold ({len(wrong)} of {len(report['files'])}, "
-                  "UNCERTAIN left out)", ""]
+        lines += [(f"## Videos on the wrong side of the threshold ({len(wrong)} of {len(report['files'])}, "
+                   "UNCERTAIN left out)"), ""]
         lines += ["| video | label | method | P(fake) |", "|---|---|---|---|"] if wrong else []
         lines += [f"| `{f['path']}` | {f['label']} | {f['method'] or '-'} | {f['probability']:.3f} |"
                   for f in sorted(wrong, key=lambda f: f["path"])] + [""]
