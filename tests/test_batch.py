@@ -38,7 +38,7 @@ def _lines(path: Path) -> list[dict]:
 
 def _as_doc(lines: list[dict]) -> str:
     """JSONL lines as the --json document they are the files of, for the schema checker."""
-    return json.dumps({"schema": "fakescope.scan/1", "fakescope_version": "0", "model": "m",
+    return json.dumps({"schema": "fakescope.scan/2", "fakescope_version": "0", "model": "m",
                        "settings": {"num_frames": 4, "fps": None, "threshold": 0.5, "aggregate": "mean",
                                     "detector": "YuNetDetector", "input_size": 128},
                        "files": lines})

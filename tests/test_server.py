@@ -118,7 +118,7 @@ def test_video_scan_from_upload_to_delete(server: ServerProcess, client: httpx.C
     assert {s["stage"] for s in seen if s["status"] == "running"} <= {
         "starting", "decode", "detect", "classify", "explain", "report"}
 
-    # The result: schema fakescope.scan/1, the client's file name, the scanner's own numbers.
+    # The result: schema fakescope.scan/2, the client's file name, the scanner's own numbers.
     r = client.get(final["links"]["result"])
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     doc = check_schema(r.text)

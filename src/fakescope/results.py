@@ -20,6 +20,7 @@ SCHEMA = "fakescope.scan/2"  # /2: the UNCERTAIN verdict and its reason
 
 FAKE, REAL, UNCERTAIN, NO_FACE, ERROR = "FAKE", "REAL", "UNCERTAIN", "NO_FACE", "ERROR"
 VERDICTS = (FAKE, UNCERTAIN, REAL, NO_FACE, ERROR)
+REACHED = (FAKE, UNCERTAIN, REAL)  # a verdict was reached: what an exit code of 0 is made of
 
 
 @dataclass
@@ -102,7 +103,7 @@ class FileResult:
     @property
     def ok(self) -> bool:
         """A verdict was reached (FAKE, UNCERTAIN or REAL): what a batch's exit code is made of."""
-        return self.verdict in (FAKE, UNCERTAIN, REAL)
+        return self.verdict in REACHED
 
     @property
     def message(self) -> str:

@@ -1,7 +1,7 @@
 """Streaming, resumable batch output: one JSON line per file (`results.jsonl`) and a CSV summary.
 
 Each line is written and flushed as its file finishes, so a crash or `kill -9` loses only the files in
-flight. A line is the file object of schema fakescope.scan/1 (docs/json-schema.md) plus the `size` and
+flight. A line is the file object of schema fakescope.scan/2 (docs/json-schema.md) plus the `size` and
 `mtime_ns` of the file when it was scanned: `--resume` skips a path whose size and modification time are
 unchanged, and scans it again (a new line, which then wins) when the file changed. A last line cut short by
 a crash is dropped before anything is appended, so the file stays one JSON object per line.

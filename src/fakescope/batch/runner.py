@@ -18,7 +18,7 @@ from fakescope.batch.output import CsvWriter, FileKey, JsonlWriter, is_jsonl
 from fakescope.batch.pool import LocalPool, Task, scanner_factory
 from fakescope.batch.progress import Progress
 from fakescope.errors import FakescopeError
-from fakescope.results import ERROR, FAKE, REAL, FileResult, ScanResult
+from fakescope.results import ERROR, REACHED, FileResult, ScanResult
 
 
 def default_workers() -> int:
@@ -42,8 +42,8 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        """Every file got a verdict (FAKE or REAL): the exit code of `fakescope scan`."""
-        return sum(self.counts.get(v, 0) for v in (FAKE, REAL)) == self.total
+        """Every file got a verdict (FAKE, UNCERTAIN or REAL): the exit code of `fakescope scan`."""
+        return sum(self.counts.get(v, 0) for v in REACHED) == self.total
 
     def summary(self) -> str:
         parts = ", ".join(f"{n} {v}" for v, n in sorted(self.counts.items()))
