@@ -122,24 +122,43 @@ class _Slot:
     since: float = 0.0
 
 
-class LocalPool:
+class PoolBase:
+    """What every pool shares: the limits, what the first worker reports, and the rule for a lost worker's
+    file (tried again, or ERROR after `tries` losses). Subclasses implement `run(tasks, on_result)`."""
+
+    def __init__(self, make_scanner: Callable, timeout: float = 600.0, tries: int = 2) -> None:
+        if not timeout > 0:
+            raise FakescopeError("--timeout must be above 0 seconds")
+        if tries < 1:
+            raise FakescopeError("--tries must be at least 1")
+        self.make_scanner = make_scanner
+        self.timeout = timeout
+        self.tries = tries
+        self.model: str | None = None  # the model's name and the settings, as the first worker reports them
+        self.settings: dict = {}
+        self.replaced = 0  # workers that died or were killed and replaced
+
+    def _retry_or_fail(self, task: Task | None, reason: str, queue: deque, on_result: Callable) -> None:
+        """A lost worker's file goes back to the front of the queue, or gets its ERROR after `tries` losses."""
+        self.replaced += 1
+        if task is None:
+            return
+        if task.tries >= self.tries:
+            times = f" ({task.tries} tries)" if task.tries > 1 else ""
+            on_result(task.index, error_result(task.path, reason + times, self.model))
+        else:
+            queue.appendleft(task)
+
+
+class LocalPool(PoolBase):
     """`workers` processes on this machine. `run(tasks, on_result)` calls `on_result(index, FileResult)` in
     the driver as each file finishes, in completion order."""
 
     def __init__(self, make_scanner: Callable, workers: int = 2, timeout: float = 600.0, tries: int = 2) -> None:
         if workers < 1:
             raise FakescopeError("--workers must be at least 1")
-        if not timeout > 0:
-            raise FakescopeError("--timeout must be above 0 seconds")
-        if tries < 1:
-            raise FakescopeError("--tries must be at least 1")
-        self.make_scanner = make_scanner
+        super().__init__(make_scanner, timeout, tries)
         self.workers = workers
-        self.timeout = timeout
-        self.tries = tries
-        self.model: str | None = None  # the model's name and the settings, as the first worker reports them
-        self.settings: dict = {}
-        self.replaced = 0  # workers that died or were killed and replaced
         self._ctx = mp.get_context("spawn")
         self._slots: list[_Slot | None] = []
         self._said: set[str] = set()  # the workers' warnings already passed on
@@ -226,16 +245,9 @@ class LocalPool:
 
     def _lost(self, s: _Slot, reason: str, queue: deque, on_result: Callable) -> None:
         """A worker is gone: its file goes back to the queue, or gets its ERROR after `tries` deaths."""
-        self.replaced += 1
         s.conn.close()
         task, s.task = s.task, None
-        if task is None:
-            return
-        if task.tries >= self.tries:
-            times = f" ({task.tries} tries)" if task.tries > 1 else ""
-            on_result(task.index, error_result(task.path, reason + times, self.model))
-        else:
-            queue.appendleft(task)
+        self._retry_or_fail(task, reason, queue, on_result)
 
     @staticmethod
     def _stop(s: _Slot) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fakescope.batch.pool import MAX_START_FAILURES, Task, error_result, init_worker_process
+from fakescope.batch.pool import MAX_START_FAILURES, PoolBase, Task, error_result, init_worker_process
 from fakescope.errors import FakescopeError
 from fakescope.results import FileResult
 
@@ -64,23 +64,14 @@ def _ray():
     return ray
 
 
-class RayPool:
+class RayPool(PoolBase):
     """The same contract as LocalPool: `run(tasks, on_result)`, then `model`, `settings`, `replaced`."""
 
     def __init__(self, make_scanner: Callable, address: str = "auto", workers: int | None = None,
                  timeout: float = 600.0, tries: int = 2) -> None:
-        if not timeout > 0:
-            raise FakescopeError("--timeout must be above 0 seconds")
-        if tries < 1:
-            raise FakescopeError("--tries must be at least 1")
-        self.make_scanner = make_scanner
+        super().__init__(make_scanner, timeout, tries)
         self.address = address
         self.workers = workers
-        self.timeout = timeout
-        self.tries = tries
-        self.model: str | None = None
-        self.settings: dict = {}
-        self.replaced = 0
         self.actor_pids: set[int] = set()  # every actor process that got ready, for the record and the tests
 
     def _connect(self) -> bool:
@@ -177,15 +168,8 @@ class RayPool:
                 ray.shutdown()
 
     def _lost(self, a: _Actor, reason: str, queue: deque, on_result: Callable) -> None:
-        self.replaced += 1
         task, a.task = a.task, None
-        if task is None:
-            return
-        if task.tries >= self.tries:
-            times = f" ({task.tries} tries)" if task.tries > 1 else ""
-            on_result(task.index, error_result(task.path, reason + times, self.model))
-        else:
-            queue.appendleft(task)
+        self._retry_or_fail(task, reason, queue, on_result)
 
 
 def _check_reachable(address: str, seconds: float = 10.0) -> None:
