@@ -178,7 +178,7 @@ def main() -> None:
         return
     args.runs.mkdir(parents=True, exist_ok=True)
     caches = {v: variant_cache(v, args.data, args.runs, {args.role}) for v in args.variants.split(",")}
-    ffpp = [it for it in read_crops(args.data / "labels.csv", prefix="ffpp-faces/")] if args.role == "test" else []
+    ffpp = read_crops(args.data / "labels.csv", prefix="ffpp-faces/") if args.role == "test" else []
     out: dict = {}
     for name in args.models:
         clf = FaceClassifier.load(name)

@@ -23,8 +23,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from fakescope.aggregate import DEFAULT_AGGREGATE, person_probability
 from fakescope.data import CropItem
 from fakescope.errors import FakescopeError
+from fakescope.models.classifier import temperature_scaled
 
 # How many genuine videos of any one pool source may be called FAKE, and left UNCERTAIN, at the chosen
 # threshold and band: below the issue's 5 % and 10 % targets on unseen sources, to leave room for shift.
@@ -61,8 +63,9 @@ class Calibration:
 
 
 def person_probabilities(video: PoolVideo, temperature: float) -> list[float]:
-    """Each person's probability under `temperature`: scan's rule (the mean of their frame probabilities)."""
-    return [float(np.mean(1.0 / (1.0 + np.exp(-np.asarray(z) / temperature)))) for z in video.track_logits]
+    """Each person's probability under `temperature`, by scan's default rule."""
+    return [person_probability(temperature_scaled(z, temperature), DEFAULT_AGGREGATE)
+            for z in video.track_logits]
 
 
 def video_probability(video: PoolVideo, temperature: float) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fakescope.models.classifier import temperature_scaled
+
 
 def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
@@ -104,7 +106,7 @@ def fit_temperature(labels, logits) -> float:
     y, z = _check(labels, logits)
 
     def nll(t: float) -> float:
-        return log_loss(y, 1 / (1 + np.exp(-z / t)))
+        return log_loss(y, temperature_scaled(z, t))
 
     lo, hi = np.log(0.05), np.log(20.0)
     for _ in range(60):  # golden-section search on log T

@@ -119,6 +119,11 @@ def _cache_dir() -> Path:
     return Path(root)
 
 
+def temperature_scaled(logits, temperature: float) -> np.ndarray:
+    """sigmoid(logit / temperature): the model's calibration, here and wherever a temperature is fitted."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits) / temperature))
+
+
 class FaceClassifier:
     """Scores RGB face crops. Usable alone:
 
@@ -223,7 +228,7 @@ class FaceClassifier:
     def probability(self, logits: np.ndarray) -> np.ndarray:
         """Raw logits -> calibrated fake probabilities (temperature scaling). Never NaN: a model that
         produces one is broken, and saying so beats a verdict of NaN (which is not even JSON)."""
-        p = 1.0 / (1.0 + np.exp(-np.asarray(logits) / self.config.temperature))
+        p = temperature_scaled(logits, self.config.temperature)
         if not np.isfinite(p).all():
             raise ModelError("the model produced NaN scores for this file (a damaged checkpoint?)")
         return p
