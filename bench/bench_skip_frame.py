@@ -1,101 +1,120 @@
-"""Does decoding only the reference frames (FFmpeg skip_frame "NONREF") make verdicts worse?
+"""Decoding only what sampling needs: the same frames, bit for bit, in how much of the time?
 
-    python bench/bench_skip_frame.py [--model default] [--workers 2] [--only videos/dfdc ...]
+    python bench/bench_skip_frame.py [--videos DIR_OR_FILE ...] [--frames 32]
 
-Every labelled video in ../shared/data/videos (labels.csv, split "video") is scanned twice in the same run,
-by the same Scanner: with every frame decoded (the default) and with reference frames only. Printed: ROC AUC
-of the video probability and the false-FAKE rate (real videos called FAKE at the model's threshold) for
-both, per folder and overall; how many verdicts flip; the median decode time of each. Skips cleanly when
-the shared data is absent.
+Every video under ../shared/data/videos (or --videos) is read twice in the same run with read_media, as a
+scan reads it: with every frame decoded (decode.SKIP_UNSAMPLED = False, what fakescope did before) and
+with the non-reference frames that are not sampled left undecoded (the default). The two runs alternate
+which goes first. Printed: how many videos gave identical samples (same frame numbers, times and pixels,
+np.array_equal), how many fell back to decoding every frame (the decoder did not give the frames the
+packets promised), the frames decoded per video, and for the 1080p clips the median decode time of each
+and the median of the per-clip ratio. Skips cleanly when the shared data is absent.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import multiprocessing as mp
 import statistics
 import sys
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
+SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 
 
-def _labelled(only: list[str] | None) -> list[tuple[str, int]]:
-    with open(SHARED / "labels.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["split"] == "video"]
-    rows = [r for r in rows if not only or any(r["path"].startswith(p) for p in only)]
-    return [(str(SHARED / r["path"]), int(r["label"] == "fake")) for r in rows if (SHARED / r["path"]).is_file()]
+def _videos(given: list[Path] | None) -> list[Path]:
+    roots = given or ([SHARED] if SHARED.is_dir() else [])
+    return [p for r in roots for p in (sorted(f for f in r.rglob("*") if f.suffix.lower() in SUFFIXES)
+                                       if r.is_dir() else [r])]
 
 
-_scanner = None
+class _Counts:
+    """Frames the decoder gives out and times a video is opened to be decoded (twice: a fallback)."""
+
+    def __init__(self, decode) -> None:
+        self.frames = self.opens = 0
+        real_frames, real_open = decode._frames, decode._open_video
+
+        def frames(*args):
+            for frame in real_frames(*args):
+                self.frames += 1
+                yield frame
+
+        def opened(*args):
+            self.opens += 1
+            return real_open(*args)
+
+        decode._frames, decode._open_video = frames, opened
 
 
-def _init(model: str) -> None:
-    global _scanner
-    from fakescope.batch import init_worker_process
-    from fakescope.scan import Scanner
-
-    init_worker_process()
-    _scanner = Scanner(model=model)
-
-
-def _both(path: str) -> dict:
-    """The same file with every frame and with reference frames only: probability, verdict, decode time."""
-    from fakescope.media import decode
-
-    out = {}
-    for name, flag in (("all", False), ("ref", True)):
-        decode.REFERENCE_FRAMES_ONLY = flag
-        r = _scanner.scan_file(path)
-        out[name] = (r.probability, r.verdict, r.timings.get("decode"), r.frames_sampled)
-    decode.REFERENCE_FRAMES_ONLY = False
-    return out
+def _read(decode, path: Path, skip: bool, counts: _Counts, frames: int) -> tuple[float, list, int, int]:
+    decode.SKIP_UNSAMPLED = skip
+    counts.frames = counts.opens = 0
+    t = time.perf_counter()
+    _, got = decode.read_media(path, num_frames=frames)
+    return time.perf_counter() - t, got, counts.frames, counts.opens
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", action="append", help="paths in labels.csv starting with this (repeatable)")
+    ap.add_argument("--videos", nargs="*", type=Path)
+    ap.add_argument("--frames", type=int, default=32, help="samples per video (the scan's default: 32)")
     args = ap.parse_args()
-    if not (SHARED / "labels.csv").is_file():
-        print(f"({SHARED} absent: nothing to measure)")
+    videos = _videos(args.videos)
+    if not videos:
+        print(f"({SHARED} absent and no --videos: nothing to measure)")
         return
-    from fakescope.evaluate.metrics import roc_auc
-    from fakescope.scan import Scanner
+    import av
 
-    items = _labelled(args.only)
-    threshold = Scanner(model=args.model).threshold  # also exports the ONNX graph once, before the workers
-    t = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.workers, _init, (args.model,)) as pool:
-        results = pool.map(_both, [p for p, _ in items], chunksize=1)
-    wall = time.perf_counter() - t
-    groups: dict[str, list[int]] = {"all": list(range(len(items)))}
-    for i, (p, _) in enumerate(items):
-        groups.setdefault(str(Path(p).relative_to(SHARED / "videos")).split("/")[0], []).append(i)
-    print(f"{len(items)} videos, model {args.model}, threshold {threshold:.3f}, {wall:.0f} s for both passes "
-          f"({args.workers} processes); videos without a face (no probability) count as p=0")
-    print(f"{'set':12} {'n':>4} {'real':>4} {'AUC all':>8} {'AUC ref':>8} {'falseFAKE all':>14} "
-          f"{'falseFAKE ref':>14} {'flips':>5}")
-    for name, idx in groups.items():
-        labels = [items[i][1] for i in idx]
-        row = [name, len(idx), labels.count(0)]
-        for mode in ("all", "ref"):
-            probs = [results[i][mode][0] or 0.0 for i in idx]
-            row.append(roc_auc(labels, probs) if 0 < sum(labels) < len(labels) else float("nan"))
-        for mode in ("all", "ref"):
-            reals = [results[i][mode][1] for i in idx if items[i][1] == 0]
-            row.append(f"{reals.count('FAKE')}/{len(reals)}")
-        row.append(sum(results[i]["all"][1] != results[i]["ref"][1] for i in idx))
-        print(f"{row[0]:12} {row[1]:>4} {row[2]:>4} {row[3]:8.3f} {row[4]:8.3f} {row[5]:>14} {row[6]:>14} "
-              f"{row[7]:>5}")
-    dec = {m: statistics.median(r[m][2] for r in results if r[m][2] is not None) for m in ("all", "ref")}
-    dp = statistics.median(abs((r["all"][0] or 0) - (r["ref"][0] or 0)) for r in results)
-    print(f"median decode s/video: all frames {dec['all']:.3f}, reference only {dec['ref']:.3f} "
-          f"(ratio {dec['ref'] / dec['all']:.2f}); median |p_all - p_ref| {dp:.4f}")
-    print(f"(python {sys.version.split()[0]}; one run on a shared machine: times are noisy, verdicts are not)")
+    from fakescope.errors import MediaError
+    from fakescope.media import decode
+
+    counts = _Counts(decode)
+    same, fallbacks, errors, decoded = 0, [], [], {True: [], False: []}
+    hd: dict[bool, list[float]] = {True: [], False: []}
+    ratios = []
+    for i, path in enumerate(videos):
+        runs = {}
+        try:
+            for skip in ((False, True) if i % 2 == 0 else (True, False)):
+                runs[skip] = _read(decode, path, skip, counts, args.frames)
+        except MediaError as exc:
+            errors.append(f"{path.name}: {exc}")
+            continue
+        (t_all, every, n_all, _), (t_few, fewer, n_few, opens) = runs[False], runs[True]
+        identical = ([(f.index, f.time, f.scale) for f in every] == [(f.index, f.time, f.scale) for f in fewer]
+                     and all(np.array_equal(a.image, b.image) for a, b in zip(every, fewer)))
+        same += identical
+        if not identical:
+            print(f"  DIFFERENT: {path}", flush=True)
+        if opens > 1:
+            fallbacks.append(path.name)
+        decoded[False].append(n_all)
+        decoded[True].append(n_few)
+        with av.open(str(path)) as c:
+            s = c.streams.video[0].codec_context
+            if max(s.width, s.height) >= 1920:
+                hd[False].append(t_all)
+                hd[True].append(t_few)
+                ratios.append(t_few / t_all)
+    n = len(videos) - len(errors)
+    print(f"{len(videos)} videos under {', '.join(str(v) for v in (args.videos or [SHARED]))}, {args.frames} samples "
+          f"each; {len(errors)} unreadable (left out)")
+    print(f"identical samples (frame numbers, times, pixels): {same}/{n}; fell back to every frame: "
+          f"{len(fallbacks)}" + (f" ({', '.join(fallbacks[:5])})" if fallbacks else ""))
+    print(f"frames decoded per video, median: every frame {statistics.median(decoded[False]):.0f}, "
+          f"sampled + reference only {statistics.median(decoded[True]):.0f} "
+          f"(total {sum(decoded[True])} of {sum(decoded[False])})")
+    if ratios:
+        print(f"{len(ratios)} clips of 1080p or more, read_media s/clip median: every frame "
+              f"{statistics.median(hd[False]):.3f}, fewer {statistics.median(hd[True]):.3f}; "
+              f"per-clip ratio median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f})")
+    for line in errors[:5]:
+        print(f"  unreadable: {line}")
+    print(f"(one run, python {sys.version.split()[0]}; times on a shared machine are noisy, the identity is not)")
 
 
 if __name__ == "__main__":

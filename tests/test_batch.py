@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from fakescope.batch import JsonlWriter, LocalPool, Progress, Task, read_jsonl, scan_batch
@@ -311,23 +310,3 @@ def test_start_up_imports_no_torch(tiny_model_path: Path, demo_media: dict[str, 
     mods = _imports(f"import fakescope\nr = fakescope.scan({str(demo_media['photo'])!r}, "
                     f"model={str(tiny_model_path)!r})\nassert r.files[0].verdict in ('FAKE', 'REAL')")
     assert "torch" not in mods and "onnxruntime" in mods
-
-
-@pytest.mark.parametrize("codec", ["libx264", "ffv1"])
-def test_reference_frames_only_still_samples_every_target(codec: str, tmp_path: Path, astronaut,
-                                                          encode_frames, monkeypatch: pytest.MonkeyPatch) -> None:
-    """skip_frame NONREF (off by default): an H.264 clip with B frames gets all its samples from the
-    reference frames, near the same times; an intra-only codec (FFV1) is unaffected."""
-    import cv2
-
-    from fakescope.media import decode, read_media
-
-    small = cv2.resize(astronaut, (128, 128))
-    clip = encode_frames(tmp_path / f"c-{codec}.{'mp4' if codec == 'libx264' else 'mkv'}",
-                         [np.roll(small, i, axis=1) for i in range(50)], 25, codec,
-                         {"bf": "2"} if codec == "libx264" else None)
-    _, every = read_media(clip, num_frames=8)
-    monkeypatch.setattr(decode, "REFERENCE_FRAMES_ONLY", True)
-    _, ref = read_media(clip, num_frames=8)
-    assert len(every) == len(ref) == 8
-    assert all(abs(a.time - b.time) <= 3 / 25 for a, b in zip(every, ref))

@@ -298,6 +298,163 @@ def test_long_video_with_one_keyframe_is_decoded_at_most_once(tmp_path: Path, as
     assert count_decoded[0] <= n
 
 
+# ---- decoding less: the same frames, bit for bit -----------------------------------------------------------
+
+def _moving(photo: np.ndarray, i: int) -> np.ndarray:
+    """Frame i: the photo drifting right with a bar sweeping across, so encoders use motion and B frames."""
+    img = np.roll(cv2.resize(photo, (160, 120), interpolation=cv2.INTER_AREA), 2 * i, axis=1)
+    img[:, (3 * i) % 150:(3 * i) % 150 + 6] = 255
+    return img
+
+
+def _clip(path: Path, photo: np.ndarray, codec: str, options: dict[str, str] | None = None, n: int = 60,
+          fps: int = 25, first_pts: int = 0, time_base: int | None = None, jitter: bool = False,
+          display_matrix: list[int] | None = None, pix_fmt: str = "yuv420p") -> Path:
+    """A clip with full control of its timestamps: from `first_pts`, in 1/time_base units (jittered to a
+    variable frame rate with `jitter`), with a display matrix if given."""
+    import fractions
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, pix_fmt
+        stream.options = options or {}
+        if display_matrix is not None:
+            stream.set_display_matrix(display_matrix)
+        tb = time_base or fps
+        if time_base:
+            stream.codec_context.time_base = fractions.Fraction(1, tb)
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(_moving(photo, i), format="rgb24")
+            frame.pts = first_pts + i * tb // fps + (7 * i % 5 if jitter else 0)
+            frame.time_base = fractions.Fraction(1, tb)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+# (name, file suffix, codec, encoder options, _clip arguments, whether some frames go undecoded)
+SAME_FRAMES = [
+    ("h264-bframes", "mp4", "libx264", {"bf": "3"}, {}, True),
+    ("h264-no-bframes", "mp4", "libx264", {"bf": "0"}, {}, False),
+    ("h264-late-start-mkv", "mkv", "libx264", {"bf": "3"}, {"first_pts": 250_000}, True),
+    ("h264-vfr", "mp4", "libx264", {"bf": "3"}, {"time_base": 1000, "jitter": True}, True),
+    ("h264-rotated", "mp4", "libx264", {"bf": "3"}, {"display_matrix": PORTRAIT_MATRIX}, True),
+    ("hevc-bframes", "mp4", "libx265", {"x265-params": "bframes=4:log-level=none"}, {}, True),
+    ("mpeg2-bframes", "mkv", "mpeg2video", {"bf": "2"}, {}, True),
+    ("mpeg4-bframes", "mp4", "mpeg4", {"bf": "2"}, {}, True),
+    ("mpeg4-avi", "avi", "mpeg4", {}, {}, False),
+    ("vp9-webm", "webm", "libvpx-vp9", {"deadline": "realtime", "cpu-used": "8"}, {}, False),
+    ("ffv1-intra-only", "mkv", "ffv1", {}, {}, False),
+    ("mjpeg-intra-only", "mkv", "mjpeg", {}, {"pix_fmt": "yuvj420p"}, False),
+]
+SAMPLING = [{"num_frames": 8}, {"num_frames": 32}, {"fps": 10}]
+
+
+@pytest.fixture(scope="module")
+def same_frames_clips(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("same-frames")
+    return {name: _clip(d / f"{name}.{ext}", astronaut, codec, options, **kwargs)
+            for name, ext, codec, options, kwargs, _ in SAME_FRAMES if _has_encoder(codec)}
+
+
+@pytest.fixture
+def decode_counts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often read_media opens the video to decode it (twice: it fell back to decoding every frame) and
+    how many frames its decoder gave out."""
+    from fakescope.media import decode
+
+    counts = {"opens": 0, "frames": 0}
+    real_open, real_frames = decode._open_video, decode._frames
+
+    def opened(*args):
+        counts["opens"] += 1
+        return real_open(*args)
+
+    def frames(*args):
+        for frame in real_frames(*args):
+            counts["frames"] += 1
+            yield frame
+
+    monkeypatch.setattr(decode, "_open_video", opened)
+    monkeypatch.setattr(decode, "_frames", frames)
+    return counts
+
+
+def _assert_same(every: list, fewer: list) -> None:
+    assert [(f.index, f.time, f.scale) for f in fewer] == [(f.index, f.time, f.scale) for f in every]
+    assert all(a.image.dtype == b.image.dtype and np.array_equal(a.image, b.image) for a, b in zip(every, fewer))
+
+
+@pytest.mark.parametrize("sampling", SAMPLING, ids=lambda s: "-".join(f"{k}{v}" for k, v in s.items()))
+@pytest.mark.parametrize(("name", "skips"), [(c[0], c[5]) for c in SAME_FRAMES], ids=[c[0] for c in SAME_FRAMES])
+def test_frames_left_undecoded_change_no_sampled_frame(name: str, skips: bool, sampling: dict,
+                                                       same_frames_clips: dict[str, Path],
+                                                       decode_counts: dict[str, int],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-reference frames that are not sampled are not decoded; the sampled frames are the very frames,
+    bit for bit, that decoding every frame gives, in every codec and container, with odd timestamps and
+    rotation. Where the codec has frames nothing refers to (B frames), fewer frames are decoded."""
+    from fakescope.media import decode
+
+    if name not in same_frames_clips:
+        pytest.skip(f"this PyAV cannot encode {name}")
+    path = same_frames_clips[name]
+    monkeypatch.setattr(decode, "SKIP_UNSAMPLED", False)
+    _, every = read_media(path, **sampling)
+    all_frames = decode_counts["frames"]
+    decode_counts.update(opens=0, frames=0)
+    monkeypatch.setattr(decode, "SKIP_UNSAMPLED", True)
+    _, fewer = read_media(path, **sampling)
+    assert len(every) > 1
+    _assert_same(every, fewer)
+    assert decode_counts["opens"] == 1, "the packets' plan did not hold: it fell back to decoding every frame"
+    if skips and len(every) < 30:
+        assert decode_counts["frames"] < all_frames
+    else:
+        assert decode_counts["frames"] <= all_frames
+
+
+def test_the_skip_is_set_packet_by_packet_under_frame_threads(same_frames_clips: dict[str, Path]) -> None:
+    """FFmpeg's frame threads must take skip_frame as it was when each packet was sent: with 4 threads, the
+    frames that come out are exactly the reference frames plus the wanted ones."""
+    from fakescope.media.decode import _frames
+
+    path = same_frames_clips["h264-bframes"]
+
+    def decoded(wanted: set[int] | None, threads: int, whole_stream: str = "DEFAULT") -> list[int]:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type, stream.codec_context.thread_count = "FRAME", threads
+            stream.codec_context.skip_frame = whole_stream
+            return [f.pts for f in _frames(container, stream, wanted)]
+
+    every = decoded(None, 1)
+    references = decoded(None, 1, "NONREF")
+    assert len(references) < len(every) - 5  # the premise: B frames that nothing refers to
+    wanted = {p for p in every if p not in references}
+    wanted = set(sorted(wanted)[::3])
+    assert decoded(wanted, 4) == sorted(set(references) | wanted) == decoded(wanted, 1)
+
+
+def test_a_plan_the_decoder_does_not_keep_falls_back_to_every_frame(same_frames_clips: dict[str, Path],
+                                                                    decode_counts: dict[str, int],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the frames decoded not be the ones the packets promised (here: a plan naming a timestamp no
+    frame has), the file is decoded again, every frame, and the samples are still the right ones."""
+    from fakescope.media import decode
+
+    path = same_frames_clips["h264-bframes"]
+    monkeypatch.setattr(decode, "SKIP_UNSAMPLED", False)
+    _, every = read_media(path, num_frames=8)
+    monkeypatch.setattr(decode, "SKIP_UNSAMPLED", True)
+    real_plan = decode._plan
+    monkeypatch.setattr(decode, "_plan", lambda *a: [p + 1 for p in real_plan(*a)])
+    decode_counts["opens"] = 0
+    _, frames = read_media(path, num_frames=8)
+    assert decode_counts["opens"] == 2
+    _assert_same(every, frames)
+
+
 # ---- bad files -----------------------------------------------------------------------------------------
 
 BAD = {"missing": "no such file", "empty": "empty", "text_mp4": "not a readable", "html_mp4": "not a readable",

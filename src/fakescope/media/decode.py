@@ -1,9 +1,12 @@
 """Read images and sample video frames with PyAV.
 
 Short clips are decoded sequentially, keeping only the sampled frames (faster than seeking: H.264 has to
-decode the frames in between anyway). Long videos are sampled by seeking to each target time, so a two-hour
-file costs 32 short decodes, not two hours. Rotation metadata (phone videos, EXIF) is applied, and frames
-larger than `max_side` are scaled down once here so an 8K file does not hold gigabytes of frames.
+decode the frames in between anyway). Of the frames in between, those no other frame refers to (H.264/HEVC
+non-reference frames, MPEG-2/4 B frames) are not decoded at all: the packets are read once first, without
+decoding, to learn which frames the sampling rule will take. Long videos are sampled by seeking to each
+target time, so a two-hour file costs 32 short decodes, not two hours. Rotation metadata (phone videos,
+EXIF) is applied, and frames larger than `max_side` are scaled down once here so an 8K file does not hold
+gigabytes of frames.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import cv2
@@ -31,15 +35,16 @@ SEEK_AFTER_SECONDS = 60.0
 DEFAULT_NUM_FRAMES = 32  # evenly spaced samples per video: the DeepfakeBench and SBI standard
 DEFAULT_MAX_SIDE = 4096  # frames larger than this are scaled down once, on decode
 MAX_SAMPLES = 600  # frames kept from one video, whatever --frames or --fps ask
-# Decode only the frames other frames refer to (I and P; FFmpeg skip_frame "NONREF"): about half of an
-# H.264 clip's frames, in 0.6-0.8x the time. Off: bench/bench_skip_frame.py had to show on the shared data
-# that verdicts are no worse with it, and 2 more of 64 real videos were called FAKE (README, Speed).
-REFERENCE_FRAMES_ONLY = False
+# Sequential sampling leaves the non-reference frames it does not sample undecoded (FFmpeg skip_frame
+# "NONREF", set packet by packet). The sampled frames are the same frames, bit for bit, as with every frame
+# decoded (tests/test_media.py; bench/bench_skip_frame.py on the shared videos); False decodes them all.
+SKIP_UNSAMPLED = True
 # What decoding one image may take. A 38-byte WebP can declare 16383x16383 pixels, so an image is judged by
 # its declared size times the bytes decoding and converting it hold at once, before a pixel is decoded.
 IMAGE_MEMORY_BUDGET = 2**30
 # What fakescope scans, on the command line and through the server alike: the bytes must say one of these.
 SUPPORTED_FORMATS = "JPEG, PNG, WebP, BMP, MP4, MOV, MKV, WebM or AVI"
+T = TypeVar("T")
 
 
 @dataclass
@@ -228,19 +233,105 @@ def _targets(duration: float, num_frames: int | None, fps: float | None) -> list
     return [(i + 0.5) * duration / n for i in range(n)]
 
 
-def _decode_sequential(container, stream, targets: list[float], max_side: int) -> Iterator[Frame]:
-    tb = float(stream.time_base)
-    rate = float(stream.average_rate or 25)
-    k = 0
-    for i, frame in enumerate(container.decode(stream)):
-        t = frame.pts * tb - (float(stream.start_time or 0) * tb) if frame.pts is not None else i / rate
-        if k < len(targets) and t + 0.5 / rate >= targets[k]:
-            rgb, scale = _frame_rgb(frame, max_side)
-            yield Frame(round(t * rate), t, rgb, scale)
-            while k < len(targets) and t + 0.5 / rate >= targets[k]:
+class _OffPlan(Exception):
+    """Decoding did not give the frames the packets promised: decode the file again, every frame."""
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """A stream's timing, read the same way for its packets and for the frames they decode to."""
+    time_base: float
+    start: int  # the stream's first timestamp, in time_base units
+    rate: float  # frames a second (25 when the stream does not say)
+
+    @classmethod
+    def of(cls, stream) -> _Clock:
+        return cls(float(stream.time_base), stream.start_time or 0, float(stream.average_rate or 25))
+
+    def seconds(self, pts: int) -> float:
+        return pts * self.time_base - self.start * self.time_base
+
+
+def _picks(timed: Iterable[tuple[float, T]], targets: list[float], rate: float) -> Iterator[tuple[float, T]]:
+    """The sampling rule, written once: of (time, item) in presentation order, the first at each target
+    (within half a frame), each item once however many targets it covers. Stops after the last target, so
+    the frames after it are never decoded."""
+    if not targets:
+        return
+    half, k = 0.5 / rate, 0
+    for t, item in timed:
+        if t + half >= targets[k]:
+            yield t, item
+            while k < len(targets) and t + half >= targets[k]:
                 k += 1
             if k == len(targets):
                 return
+
+
+def _plan(path: Path, targets: list[float]) -> list[int] | None:
+    """The pts of the frames the rule will sample, from the packets alone (a demux, nothing decoded): their
+    timestamps sorted are the frames in presentation order. None when a packet has no timestamp or the file
+    does not read to its end: then every frame is decoded, as the rule needs frame numbers or the decoder's
+    own account of where the stream stops."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pts = [p.pts for p in container.demux(stream) if p.size]
+            clock = _Clock.of(stream)
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError):
+        return None
+    if not pts or None in pts:
+        return None
+    return [p for _, p in _picks(((clock.seconds(p), p) for p in sorted(pts)), targets, clock.rate)]
+
+
+def _frames(container, stream, wanted: set[int] | None) -> Iterator[av.VideoFrame]:
+    """The decoded frames in presentation order. With `wanted`, a packet whose pts is not in it is sent with
+    skip_frame NONREF: the decoder still decodes it if other frames refer to it, and drops it otherwise.
+    FFmpeg's frame threads copy skip_frame from this context as each packet is handed to a thread
+    (pthread_frame.c, update_context_from_user), so the setting holds packet by packet."""
+    if wanted is None:
+        yield from container.decode(stream)
+        return
+    ctx = stream.codec_context
+    for packet in container.demux(stream):
+        ctx.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+        yield from packet.decode()
+
+
+def _decode_sequential(container, stream, targets: list[float], max_side: int,
+                       plan: list[int] | None = None) -> Iterator[Frame]:
+    """Decode from the start and keep the frames `_picks` takes. With a `plan` (from `_plan`), frames outside
+    it that nothing refers to are not decoded; the frames kept must then be the planned ones, in order,
+    or _OffPlan is raised (also on a decoding error), and the caller decodes every frame instead. Kept
+    frames being the planned ones proves they are what a full decode keeps: the frames skipped were none
+    of the rule's picks, and skipping frames the rule passes over does not move its picks."""
+    clock = _Clock.of(stream)
+
+    def timed() -> Iterator[tuple[float, av.VideoFrame]]:
+        last = None
+        for i, frame in enumerate(_frames(container, stream, None if plan is None else set(plan))):
+            if plan is not None:  # the proof needs frames in timestamp order, each with its own timestamp
+                if frame.pts is None or (last is not None and frame.pts < last):
+                    raise _OffPlan
+                last = frame.pts
+            yield (clock.seconds(frame.pts) if frame.pts is not None else i / clock.rate), frame
+
+    n = 0
+    try:
+        for t, frame in _picks(timed(), targets, clock.rate):
+            if plan is not None:
+                if n == len(plan) or frame.pts != plan[n]:
+                    raise _OffPlan
+                n += 1
+            rgb, scale = _frame_rgb(frame, max_side)
+            yield Frame(round(t * clock.rate), t, rgb, scale)
+    except av.error.FFmpegError:
+        if plan is None:
+            raise
+        raise _OffPlan from None
+    if plan is not None and n != len(plan):
+        raise _OffPlan
 
 
 def _decode_seeking(container, stream, targets: list[float], max_side: int) -> Iterator[Frame]:
@@ -306,62 +397,71 @@ def probe_duration(path: str | os.PathLike) -> float | None:
         return None
 
 
-def _sample(container, stream, duration: float | None, targets: list[float], rate: float | None,
-            num_frames: int | None, max_side: int) -> list[Frame]:
+def _sample(container, stream, duration: float | None, targets: list[float], max_side: int,
+            plan: list[int] | None = None) -> list[Frame]:
     frames: list[Frame] = []
+    if duration and duration > SEEK_AFTER_SECONDS:
+        decoded = _decode_seeking(container, stream, targets, max_side)
+    else:  # also with no duration in the headers (some raw streams): the first frames
+        decoded = _decode_sequential(container, stream, targets, max_side, plan)
     try:
-        if duration:
-            decode = _decode_seeking if duration > SEEK_AFTER_SECONDS else _decode_sequential
-            for frame in decode(container, stream, targets, max_side):
-                frames.append(frame)  # noqa: PERF402  (one by one: keep what decoded before an error)
-        else:  # no duration in the headers (some raw streams): take frames from the start
-            for frame in _decode_sequential(container, stream, [i / (rate or 25) for i in
-                                                                range(num_frames or DEFAULT_NUM_FRAMES)], max_side):
-                frames.append(frame)  # noqa: PERF402
+        for frame in decoded:
+            frames.append(frame)  # noqa: PERF402  (one by one: keep what decoded before an error)
     except av.error.FFmpegError as exc:
         if not frames:
             raise MediaError(f"video cannot be decoded: {_ffmpeg_reason(exc)}") from None
     return frames
 
 
-def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side: int
-                ) -> tuple[MediaInfo, list[Frame]]:
-    """(The bytes said video, so a file that does not open is damaged rather than something else.)"""
+def _open_video(path: Path):
+    """The container and its first video stream, set up for decoding. (The bytes said video, so a file that
+    does not open is damaged rather than something else.)"""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         reason = _ffmpeg_reason(exc) if isinstance(exc, av.error.FFmpegError) else "unreadable header"
         raise MediaError(f"video cannot be opened (truncated or damaged?): {reason}") from None
+    if not container.streams.video:
+        what = "audio only" if container.streams.audio else "no video stream"
+        container.close()
+        raise MediaError(f"no video to scan ({what})")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _read_video(path: Path, num_frames: int | None, fps: float | None, max_side: int
+                ) -> tuple[MediaInfo, list[Frame]]:
+    container, stream = _open_video(path)
     with container:
-        if not container.streams.video:
-            what = "audio only" if container.streams.audio else "no video stream"
-            raise MediaError(f"no video to scan ({what})")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 0) or None
         duration = _video_duration(container, stream)
         info = MediaInfo(str(path), "video", stream.codec_context.width, stream.codec_context.height,
                          fps=rate, duration=duration, frame_count=stream.frames or None)
-        targets = _targets(duration, num_frames, fps) if duration else []
-        if REFERENCE_FRAMES_ONLY:
-            stream.codec_context.skip_frame = "NONREF"
-        frames = _sample(container, stream, duration, targets, rate, num_frames, max_side)
-        expected = min(len(targets), stream.frames or len(targets))
-        if REFERENCE_FRAMES_ONLY and len(frames) < expected / 2:  # an intra-only codec, or mostly B frames
-            stream.codec_context.skip_frame = "DEFAULT"
-            container.seek(0, stream=stream)
-            frames = _sample(container, stream, duration, targets, rate, num_frames, max_side)
-        if not frames:
-            raise MediaError("video has no decodable frames (truncated or corrupt?)")
-        # Frames that stop well short of the duration the headers promise: a cut-off download. A verdict on
-        # the first part only would pass for one on the whole video. (Slack: audio may outlast the video.)
-        if targets and targets[-1] - (frames[-1].time + 1 / (rate or 25)) > max(1.0, 0.1 * duration):
-            raise MediaError(f"video is truncated or damaged: frames stop at {frames[-1].time:.1f}s "
-                             f"of {duration:.1f}s")
-        # Report the size as displayed: the stored size, turned when rotation metadata turned the frames.
-        h, w = frames[0].image.shape[:2]
-        if h != w and (h > w) != (info.height > info.width):
-            info.width, info.height = info.height, info.width
+        # No duration in the headers (some raw streams): the first frames, at the stream's rate.
+        targets = (_targets(duration, num_frames, fps) if duration else
+                   [i / (rate or 25) for i in range(num_frames or DEFAULT_NUM_FRAMES)])
+        sequential = not duration or duration <= SEEK_AFTER_SECONDS
+        plan = _plan(path, targets) if SKIP_UNSAMPLED and sequential else None
+        try:
+            frames = _sample(container, stream, duration, targets, max_side, plan)
+        except _OffPlan:
+            frames = None
+    if frames is None:  # the decoder did not give the frames the packets promised: decode every frame
+        container, stream = _open_video(path)
+        with container:
+            frames = _sample(container, stream, duration, targets, max_side)
+    if not frames:
+        raise MediaError("video has no decodable frames (truncated or corrupt?)")
+    # Frames that stop well short of the duration the headers promise: a cut-off download. A verdict on
+    # the first part only would pass for one on the whole video. (Slack: audio may outlast the video.)
+    if duration and targets[-1] - (frames[-1].time + 1 / (rate or 25)) > max(1.0, 0.1 * duration):
+        raise MediaError(f"video is truncated or damaged: frames stop at {frames[-1].time:.1f}s "
+                         f"of {duration:.1f}s")
+    # Report the size as displayed: the stored size, turned when rotation metadata turned the frames.
+    h, w = frames[0].image.shape[:2]
+    if h != w and (h > w) != (info.height > info.width):
+        info.width, info.height = info.height, info.width
     return info, frames
 
 
