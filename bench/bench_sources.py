@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 from fakescope.aggregate import MIN_FACE, file_verdict, person_verdict
@@ -36,6 +35,7 @@ from fakescope.data.prepare import PrepareOptions, prepare
 from fakescope.evaluate.calibration import PoolVideo, person_probabilities, pool_videos
 from fakescope.evaluate.metrics import roc_auc
 from fakescope.evaluate.scoring import crop_logits
+from fakescope.media.degrade import downscale, grey
 from fakescope.media.encode import write_video
 from fakescope.models import FaceClassifier
 from fakescope.results import FAKE, UNCERTAIN, PersonResult
@@ -48,11 +48,11 @@ VARIANTS = ("original", "480p", "gray", "crf35")
 
 
 def degrade_frame(img: np.ndarray, variant: str) -> np.ndarray:
+    """One frame of a variant's copy, by the operations `fakescope prepare --degrade` uses (media/degrade.py)."""
     if variant == "480p" and img.shape[0] > 480:
-        w = round(img.shape[1] * 480 / img.shape[0] / 2) * 2
-        return cv2.resize(img, (w, 480), interpolation=cv2.INTER_AREA)
+        return downscale(img, 480)
     if variant == "gray":
-        return np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        return grey(img)
     return img
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fakescope.errors import FakescopeError
-from fakescope.train.augment import augment, degrade, motion_blur
+from fakescope.media.degrade import motion_blur
+from fakescope.train.augment import augment, degrade
 from fakescope.train.trainer import TrainConfig, _check_config
 
 

@@ -45,7 +45,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
     opts = PrepareOptions(frames=args.frames, size=args.size, margin=args.margin, workers=args.workers,
                           limit=args.limit, val=args.val, test=args.test, seed=args.seed,
-                          detect_in_images=args.detect_in_images)
+                          detect_in_images=args.detect_in_images, degrade=args.degrade,
+                          degrade_seed=args.degrade_seed)
     s = prepare(args.dataset, args.format, args.out, opts, progress=not args.quiet and sys.stderr.isatty(),
                 log=(lambda m: None) if args.quiet else print, prefix=args.only)
     counts = ", ".join(f"{side} {c['real']} real / {c['fake']} fake" for side, c in s.split["counts"].items())
@@ -419,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_only_flag(p, "in the dataset")
     p.add_argument("--detect-in-images", action="store_true",
                    help="images are whole pictures: find and crop their faces (default: they are crops)")
+    p.add_argument("--degrade", type=float, default=PrepareOptions.degrade, metavar="SHARE",
+                   help="share of the videos (and pictures) whose frames are damaged as footage reaches users "
+                   "before faces are found: 240-480p, H.264/H.265 re-encode at a high CRF, grey, gamma, white "
+                   f"balance, noise, motion blur; one random recipe per file (default {PrepareOptions.degrade})")
+    p.add_argument("--degrade-seed", type=int, default=PrepareOptions.degrade_seed, metavar="N",
+                   help=f"seed of which files are damaged and how (default {PrepareOptions.degrade_seed})")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_prepare)
 

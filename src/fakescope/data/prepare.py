@@ -7,10 +7,18 @@ stay visible to `fakescope eda`; YuNet is run on them once to find landmarks for
 
 Layout of a cache:
 
-    manifest.csv      path,label,dataset,method,video,group,track,frame,box,landmarks,split,official_split,source
+    manifest.csv      path,label,dataset,method,video,group,track,frame,box,landmarks,split,official_split,source,
+                      degraded
     prepare.json      what was read, with which settings, what failed, and the split's counts
     crops/            the crops cut from videos (JPEG, the same quality for both classes)
     work/rows.jsonl   one line per finished source file: what makes a run resumable
+
+With `degrade` (`--degrade SHARE`), a share of the source files has its decoded frames damaged the way
+footage reaches a newsroom (fakescope.media.degrade: 240-480p, H.264/H.265 re-encodes, grey, gamma and
+white balance, noise, motion blur) *before* faces are detected, tracked and cropped, so the detector, the
+tracker and the crop all work on the damaged frame as they will for a user; the manifest's `degraded`
+column says what was done ("" for nothing). Ready-made crops are referenced as they are (they have no
+frame; `fakescope train --degrade` damages crops).
 
 Work is parallel over source files; an interrupted run picks up where it stopped when started again
 with the same arguments. A file that cannot be read is reported and skipped, never fatal.
@@ -38,13 +46,15 @@ from fakescope.data.datasets import CROP, MEDIA, SourceItem, read_dataset
 from fakescope.data.split import assign_splits
 from fakescope.errors import FakescopeError
 from fakescope.faces import CROP_MARGIN, DEFAULT_DETECTOR
+from fakescope.media.degrade import FrameDamage
 
 ROWS = Path("work") / "rows.jsonl"
 INFO = "prepare.json"
 COLUMNS = ("path", "label", "dataset", "method", "video", "group", "track", "frame", "box", "landmarks", "split",
-           "official_split", "source")
+           "official_split", "source", "degraded")
 # Settings that change what a crop is: resuming with other values would mix two kinds of crop in one cache.
-CROP_SETTINGS = ("frames", "size", "margin", "detector", "detect_in_images", "jpeg_quality")
+CROP_SETTINGS = ("frames", "size", "margin", "detector", "detect_in_images", "jpeg_quality", "degrade",
+                 "degrade_seed")
 
 
 @dataclass
@@ -55,6 +65,8 @@ class PrepareOptions:
     detector: str = DEFAULT_DETECTOR
     detect_in_images: bool = False  # images are whole pictures, not face crops
     jpeg_quality: int = 95
+    degrade: float = 0.0  # share of source files whose frames are damaged before faces are found (0 = off)
+    degrade_seed: int = 0  # which files and which damage: the same seed gives the same crops
     workers: int = 2
     limit: int = 0  # at most this many source files, half of each class where possible (smoke runs)
     val: float = 0.15
@@ -89,16 +101,37 @@ def _fmt(values) -> str:
     return " ".join(f"{v:.4f}" for v in np.asarray(values, np.float64).reshape(-1))
 
 
-def _crop_rows(item: SourceItem, opts: PrepareOptions, cache: Path) -> list[dict]:
-    """Cut every tracked face in the sampled frames and write it; one row per crop."""
+def damage_for(key: str, opts: PrepareOptions, height: int, still: bool) -> FrameDamage | None:
+    """The damage one source file gets (None: left as it is), drawn from `degrade_seed` and the file's
+    `key` (its path inside the dataset) alone: the same on every run, in any worker, in any order, and
+    wherever the dataset lies. One recipe per file, not per frame: footage is downscaled, graded and
+    re-encoded as a whole video (FrameDamage)."""
+    if not opts.degrade:
+        return None
+    seed = int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "little")
+    rng = np.random.default_rng([opts.degrade_seed, seed])
+    if rng.random() >= opts.degrade:
+        return None
+    return FrameDamage.sample(rng, height, still=still)
+
+
+def _crop_rows(item: SourceItem, opts: PrepareOptions, cache: Path, key: str) -> list[dict]:
+    """Cut every tracked face in the sampled frames (damaged first, when drawn) and write it; one row per
+    crop. An empty list with a reason when no face was found."""
     from fakescope.faces.crop import crop_box
     from fakescope.media import read_media
     from fakescope.scan import crop_tracks, find_tracks
 
-    _, frames = read_media(item.path, num_frames=opts.frames)
+    info, frames = read_media(item.path, num_frames=opts.frames)
+    damage = damage_for(key, opts, frames[0].image.shape[0], info.kind == "image") if frames else None
+    if damage:
+        # Downscaled, the small frame *is* the footage (scale 1): boxes and face sizes are at its scale.
+        frames = [replace(f, image=img, scale=1.0 if damage.height else f.scale)
+                  for f, img in zip(frames, damage.apply([f.image for f in frames]))]
+    label = damage.label if damage else ""
     tracks = find_tracks(frames, _detector(opts.detector))
     if not tracks:
-        return []
+        raise FakescopeError("no face found" + (f" (frames damaged: {label})" if label else ""))
     crops = crop_tracks(frames, tracks, opts.size, opts.margin)
     digest = hashlib.sha1(str(item.path).encode()).hexdigest()
     folder = Path("crops") / digest[:2] / f"{item.video}-{digest[:8]}"
@@ -114,11 +147,11 @@ def _crop_rows(item: SourceItem, opts: PrepareOptions, cache: Path) -> list[dict
             x0, y0, side = crop_box(face, opts.margin)
             lm = "" if face.landmarks is None else _fmt((face.landmarks - (x0, y0)) / side)
             rows.append({"path": str(rel), "track": track.track_id, "frame": frame.index,
-                         "box": _fmt(np.asarray(face.box) * frame.scale), "landmarks": lm})
+                         "box": _fmt(np.asarray(face.box) * frame.scale), "landmarks": lm, "degraded": label})
     return rows
 
 
-def _crop_landmarks(item: SourceItem, opts: PrepareOptions, cache: Path) -> list[dict]:
+def _crop_landmarks(item: SourceItem, opts: PrepareOptions, cache: Path, key: str) -> list[dict]:
     """A ready-made crop: referenced in place, with the landmarks of its most confident face if found."""
     bgr = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
     if bgr is None:
@@ -130,17 +163,17 @@ def _crop_landmarks(item: SourceItem, opts: PrepareOptions, cache: Path) -> list
     return [{"path": os.path.relpath(item.path, cache), "track": 0, "frame": 0, "box": "", "landmarks": lm}]
 
 
-def process_source(item: SourceItem, opts: PrepareOptions, cache: Path) -> dict:
-    """One line of rows.jsonl: the crops of one source file, or why there are none."""
+def process_source(item: SourceItem, opts: PrepareOptions, cache: Path, root: Path | None = None) -> dict:
+    """One line of rows.jsonl: the crops of one source file, or why there are none. `root`: the folder the
+    dataset's paths are relative to (what keys a file's damage)."""
     record = {"source": str(item.path)}
+    key = os.path.relpath(item.path, root) if root else str(item.path)
     try:
-        rows = (_crop_landmarks if item.kind == CROP else _crop_rows)(item, opts, cache)
+        rows = (_crop_landmarks if item.kind == CROP else _crop_rows)(item, opts, cache, key)
     except FakescopeError as exc:
         return {**record, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop a night's preparation
         return {**record, "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
-    if not rows:
-        return {**record, "error": "no face found"}
     common = {"label": "fake" if item.label else "real", "dataset": item.dataset, "method": item.method,
               "video": item.video, "group": item.group, "official_split": item.official_split,
               "source": str(item.path)}
@@ -179,19 +212,22 @@ def _check_resume(cache: Path, settings: dict) -> None:
     if not info_path.exists():
         return
     before = json.loads(info_path.read_text()).get("settings", {})
+    # A setting a cache predates was at its default then (a cache from before --degrade was not degraded).
+    if before:
+        before = {**{k: getattr(PrepareOptions, k) for k in CROP_SETTINGS}, **before}
     changed = [k for k in settings if k in before and before[k] != settings[k]]
     if changed:
         raise FakescopeError(f"{cache} was prepared with other settings ({', '.join(changed)}); "
                              "use another --out or the same arguments to resume")
 
 
-def _run(todo: list[SourceItem], opts: PrepareOptions, cache: Path) -> Iterator[dict]:
+def _run(todo: list[SourceItem], opts: PrepareOptions, cache: Path, root: Path) -> Iterator[dict]:
     if opts.workers <= 1 or len(todo) <= 1:
-        yield from (process_source(it, opts, cache) for it in todo)
+        yield from (process_source(it, opts, cache, root) for it in todo)
         return
     # Spawned, not forked: a fork of a process whose OpenCV/FFmpeg threads hold locks can hang forever.
     with ProcessPoolExecutor(opts.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(process_source, it, opts, cache) for it in todo]
+        futures = [pool.submit(process_source, it, opts, cache, root) for it in todo]
         for fut in as_completed(futures):
             yield fut.result()
 
@@ -204,11 +240,18 @@ def prepare(root: str | Path, fmt: str, out: str | Path, opts: PrepareOptions | 
     from tqdm import tqdm
 
     opts = opts or PrepareOptions()
+    if not 0 <= opts.degrade <= 1:
+        raise FakescopeError(f"degrade is the share of source files damaged: give a value in [0, 1], "
+                             f"not {opts.degrade}")
     cache = Path(out)
     root = Path(root).resolve()
     items = _subset(read_dataset(root, fmt, prefix), opts.limit, opts.seed)
     if opts.detect_in_images:
         items = [replace(it, kind=MEDIA) for it in items]
+    ready = sum(it.kind == CROP for it in items)
+    if opts.degrade and ready:
+        log(f"degrade: {ready} ready-made crop(s) have no frame to damage and are referenced as they are "
+            "(fakescope train --degrade damages crops)")
     settings = {"format": fmt, "root": str(root), **{k: getattr(opts, k) for k in CROP_SETTINGS}}
     _check_resume(cache, settings)
     (cache / ROWS).parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +263,7 @@ def prepare(root: str | Path, fmt: str, out: str | Path, opts: PrepareOptions | 
         log(f"resuming: {len(items) - len(todo)} of {len(items)} files already done")
     bar = tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr)
     with open(cache / ROWS, "a") as fh:
-        for rec in _run(todo, opts, cache):
+        for rec in _run(todo, opts, cache, root if root.is_dir() else root.parent):
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
             records[rec["source"]] = rec

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fakescope.media.degrade import gamma_white_balance, grey, jpeg_recompress, motion_blur, sensor_noise
+
 
 def random_crop_resize(img: np.ndarray, out_size: int, rng: np.random.Generator,
                        scale: tuple[float, float] = (0.8, 1.0)) -> np.ndarray:
@@ -19,26 +21,13 @@ def random_crop_resize(img: np.ndarray, out_size: int, rng: np.random.Generator,
     return cv2.resize(img[y:y + side, x:x + side], (out_size, out_size), interpolation=cv2.INTER_AREA)
 
 
-def jpeg_recompress(img: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else img
-
-
-def motion_blur(img: np.ndarray, length: int, angle: float) -> np.ndarray:
-    """A straight streak of `length` pixels at `angle` degrees: a moving head or a hand-held camera."""
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2] = 1.0
-    rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
-    kernel = cv2.warpAffine(kernel, rot, (length, length))
-    return cv2.filter2D(img, -1, kernel / max(float(kernel.sum()), 1e-6))
-
-
 def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """How footage reaches a newsroom: a frame downscaled to 240-480p, re-compressed hard, turned grey, its
     gamma and white balance shifted, sensor noise, motion blur. Each step fires on its own, so views range
     from lightly to badly damaged. Applied to reals and fakes alike (pseudo-fakes too), so no damage can
     stand for a label. Works on a stored face crop, the closest this trainer gets to the frame: a crop's
-    pixels are the frame's pixels around the face."""
+    pixels are the frame's pixels around the face. (`fakescope prepare --degrade` damages whole frames
+    before the face is found, with the same operations: fakescope.media.degrade.)"""
     side = img.shape[0]
     if rng.random() < 0.5:  # the face box of a 1080p frame at 240-480p: a quarter to half its pixels across
         small = max(16, int(side * rng.uniform(0.2, 0.5)))
@@ -46,15 +35,12 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                          interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.3:
         img = motion_blur(img, int(rng.integers(3, 10)), float(rng.uniform(0, 180)))
-    if rng.random() < 0.4:  # gamma and white balance
-        f = img.astype(np.float32) / 255.0
-        f = f ** rng.uniform(0.6, 1.6) * rng.uniform(0.85, 1.15, size=3)
-        img = np.clip(f * 255.0, 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        img = gamma_white_balance(img, rng.uniform(0.6, 1.6), rng.uniform(0.85, 1.15, size=3))
     if rng.random() < 0.3:
-        noise = rng.normal(0, rng.uniform(2, 10), img.shape)
-        img = np.clip(img + noise, 0, 255).astype(np.uint8)
+        img = sensor_noise(img, rng.uniform(2, 10), rng)
     if rng.random() < 0.15:
-        img = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2).round().astype(np.uint8)
+        img = grey(img)
     if rng.random() < 0.6:  # low-bitrate H.264/H.265 lose detail in 8x8 blocks much as hard JPEG does
         img = jpeg_recompress(np.ascontiguousarray(img), rng.integers(15, 60))
     return np.ascontiguousarray(img)
