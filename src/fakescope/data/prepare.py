@@ -117,7 +117,7 @@ def damage_for(key: str, opts: PrepareOptions, height: int, still: bool) -> Fram
 
 def _crop_rows(item: SourceItem, opts: PrepareOptions, cache: Path, key: str) -> list[dict]:
     """Cut every tracked face in the sampled frames (damaged first, when drawn) and write it; one row per
-    crop. An empty list with a reason when no face was found."""
+    crop. `key` draws the damage (damage_for). FakescopeError when no face was found."""
     from fakescope.faces.crop import crop_box
     from fakescope.media import read_media
     from fakescope.scan import crop_tracks, find_tracks
@@ -151,7 +151,7 @@ def _crop_rows(item: SourceItem, opts: PrepareOptions, cache: Path, key: str) ->
     return rows
 
 
-def _crop_landmarks(item: SourceItem, opts: PrepareOptions, cache: Path, key: str) -> list[dict]:
+def _crop_landmarks(item: SourceItem, opts: PrepareOptions, cache: Path) -> list[dict]:
     """A ready-made crop: referenced in place, with the landmarks of its most confident face if found."""
     bgr = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
     if bgr is None:
@@ -169,7 +169,7 @@ def process_source(item: SourceItem, opts: PrepareOptions, cache: Path, root: Pa
     record = {"source": str(item.path)}
     key = os.path.relpath(item.path, root) if root else str(item.path)
     try:
-        rows = (_crop_landmarks if item.kind == CROP else _crop_rows)(item, opts, cache, key)
+        rows = _crop_landmarks(item, opts, cache) if item.kind == CROP else _crop_rows(item, opts, cache, key)
     except FakescopeError as exc:
         return {**record, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop a night's preparation
