@@ -120,7 +120,7 @@ class FrameDamage:
             codec, quality = None, 0
             if r[5] < 0.6:
                 if still:
-                    codec, quality = "jpeg", int(rng.integers(*JPEG_QUALITY))
+                    codec, quality = "jpeg", int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
                 elif has_codec("libx265") and rng.random() < 1 / 3:
                     codec, quality = "libx265", int(rng.integers(H265_CRF[0], H265_CRF[1] + 1))
                 else:
