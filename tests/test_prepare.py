@@ -294,3 +294,17 @@ def test_cli_degrade_flags(video_folder: Path, tmp_path: Path, degraded: Path,
                  "--size", "64", "--workers", "1", "--val", "0.25", "--test", "0.25", "--degrade", "1",
                  "--degrade-seed", "5", "-q"])
     assert code == 0 and rows(tmp_path) == rows(degraded)
+
+
+def test_pictures_are_damaged_as_pictures(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """With --detect-in-images a picture is a frame too: damaged before its face is found, re-saved as JPEG
+    rather than encoded as video."""
+    for i in range(4):
+        for cls in ("real", "fake"):
+            (tmp_path / "data" / cls).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.roll(astronaut, 15 * i, axis=1)).save(tmp_path / "data" / cls / f"{cls}{i}.png")
+    opts = replace(OPTS, detect_in_images=True, degrade=1.0, degrade_seed=2, val=0, test=0)
+    prepare(tmp_path / "data", "folder", tmp_path / "cache", opts, progress=False, log=lambda m: None)
+    labels = [r["degraded"] for r in rows(tmp_path / "cache")]
+    assert len(labels) == 8 and all(DEGRADED.match(x) for x in labels) and "h26" not in " ".join(labels)
+    assert any("jpeg" in x for x in labels)
