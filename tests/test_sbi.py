@@ -85,3 +85,50 @@ def test_batches_mix_dataset_crops_and_pseudo_fakes(face: np.ndarray) -> None:
     sample = TrainConfig(balance="sample")
     order = _epoch_order(labels, "sample", rng)
     assert len(order) == 8 and (labels[order] == 1).sum() == 4 and fake_share(labels, sample) == 0.5
+
+
+def synthetic_mesh(seed: int = 0) -> np.ndarray:
+    """468 points shaped like a face mesh in a 192 px crop: an oval from the hairline (y 40) to the chin
+    (y 170), with the points sbi.py reads by index put where a real mesh has them."""
+    from fakescope.train.sbi import MESH_BROWS, MESH_EYES, MESH_MOUTH
+
+    rng = np.random.default_rng(seed)
+    r, a = np.sqrt(rng.uniform(0, 1, 468)), rng.uniform(0, 2 * np.pi, 468)
+    pts = np.stack([96 + 50 * r * np.cos(a), 105 + 65 * r * np.sin(a)], axis=1)
+    pts[list(MESH_EYES)] = [[66, 80], [86, 80], [106, 80], [126, 80]]
+    pts[list(MESH_MOUTH)] = [[96, 128], [96, 132]]
+    pts[list(MESH_BROWS)] = [[60 + 7 * i, 66] for i in range(5)] + [[104 + 7 * i, 66] for i in range(5)]
+    return pts
+
+
+def test_mesh_mask_follows_the_mesh_and_sometimes_the_forehead(face: np.ndarray) -> None:
+    """The mask lies on the mesh's hull (grown at most by the dilation and blur), always covers the face
+    between brows and chin, and covers the forehead above the brows in some masks, not in others."""
+    pts = synthetic_mesh()
+    hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2)
+    grown = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.fillConvexPoly(grown, np.round(hull).astype(np.int32), 1)
+    reach = int(0.05 * 50 + 0.04 * SIZE + 2 * 0.04 * SIZE + 3)  # vertex push, dilation, blur
+    grown = cv2.dilate(grown, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    forehead = []
+    for seed in range(16):
+        out, mask = self_blend(face, pts / SIZE, np.random.default_rng(seed))
+        assert not mask[grown == 0].any(), "mask reaches beyond the mesh"
+        assert mask[100, 96] > 0 and mask[150, 96] > 0, "nose and chin are always inside"
+        assert (out[mask == 0] == face[mask == 0]).all()
+        forehead.append(mask[48, 96] > 0)
+    assert any(forehead) and not all(forehead), forehead
+
+
+def test_five_points_and_mesh_points_are_told_apart(face: np.ndarray) -> None:
+    five = self_blend(face, (LANDMARKS / SIZE).reshape(-1), np.random.default_rng(3))[1]
+    mesh = self_blend(face, synthetic_mesh() / SIZE, np.random.default_rng(3))[1]
+    assert five.shape == mesh.shape and not np.array_equal(five > 0, mesh > 0)
+
+
+def test_unknown_masks_are_refused() -> None:
+    from fakescope.errors import FakescopeError
+    from fakescope.train.trainer import _check_config
+
+    with pytest.raises(FakescopeError, match="masks must be one of five, mesh"):
+        _check_config(TrainConfig(masks="dlib"))

@@ -7,8 +7,10 @@ surroundings, without the artefacts of any one generator. Trained on real FF++ f
 reports a video-level AUC of 93% on Celeb-DF v2: a detector that generalises, unlike one that learns the
 quirks of the fakes it was shown.
 
-The mask comes from the five YuNet landmarks (eyes, nose, mouth corners), extended to cover brows, cheeks
-and chin; without landmarks, an ellipse where the crop policy puts the face. Everything outside the mask is
+The mask follows the face's own outline when the 468 points of a face mesh are known (faces/landmarks.py,
+`fakescope train --masks mesh`): their hull, brows to chin or with the forehead, as the paper's 81 dlib
+points give. Otherwise it comes from the five YuNet landmarks (eyes, nose, mouth corners), extended to cover
+brows, cheeks and chin; without landmarks, an ellipse where the crop policy puts the face. Everything outside the mask is
 the original pixels, untouched: the label "fake" can only be learnt from inside it.
 """
 
@@ -47,13 +49,36 @@ def face_hull(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.convexHull(np.round(points).astype(np.int32))
 
 
+# Face mesh points (MediaPipe's numbering) that place the hull: eye corners, lip centre, the top of the brows.
+MESH_EYES = (33, 133, 362, 263)
+MESH_MOUTH = (13, 14)
+MESH_BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
+FOREHEAD_SHARE = 0.5  # of mesh hulls that keep the forehead; the rest stop at the brows
+
+
+def mesh_hull(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Polygon around the face from its 468 mesh points in pixels: their hull, with the forehead or cut at
+    the brows, each vertex pushed in or out a little so no two masks share an outline."""
+    pts = np.asarray(points, np.float64)
+    eyes, mouth = pts[list(MESH_EYES)].mean(axis=0), pts[list(MESH_MOUTH)].mean(axis=0)
+    down = (mouth - eyes) / max(np.linalg.norm(mouth - eyes), 1.0)
+    if rng.random() >= FOREHEAD_SHARE:
+        depth = pts @ down
+        pts = pts[depth >= (pts[list(MESH_BROWS)] @ down).min()]
+    hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    centre = hull.mean(axis=0)
+    hull = centre + (hull - centre) * rng.uniform(0.92, 1.05) * rng.uniform(0.97, 1.03, size=(len(hull), 1))
+    return cv2.convexHull(np.round(hull).astype(np.int32))
+
+
 def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """Soft (H, W) float32 mask in [0, 1]: the face hull (or an ellipse), randomly grown or shrunk, blurred,
-    and scaled by a blend ratio."""
+    """Soft (H, W) float32 mask in [0, 1]: the face hull (from 468 mesh points or 5 landmarks, in pixels) or
+    an ellipse, randomly grown or shrunk, blurred, and scaled by a blend ratio."""
     h, w = shape
     hard = np.zeros((h, w), np.uint8)
     if landmarks is not None:
-        cv2.fillConvexPoly(hard, face_hull(landmarks, rng), 1)
+        hull = face_hull(landmarks, rng) if len(landmarks) == 5 else mesh_hull(landmarks, rng)
+        cv2.fillConvexPoly(hard, hull, 1)
     else:  # the crop policy centres the face; its box spans about 1/margin of the crop
         axes = (int(w * 0.36 * rng.uniform(0.85, 1.0)), int(h * 0.44 * rng.uniform(0.85, 1.0)))
         cv2.ellipse(hard, (w // 2, int(h * 0.53)), axes, rng.uniform(-10, 10), 0, 360, 1, -1)
@@ -96,11 +121,11 @@ def self_blend(img: np.ndarray, landmarks: tuple[float, ...] | np.ndarray | None
                ) -> tuple[np.ndarray, np.ndarray]:
     """A pseudo-fake of an (H, W, 3) uint8 face crop and the mask it was blended with.
 
-    `landmarks`: the 5 points as x0, y0, ... x4, y4 in fractions of the crop's width and height (what the
-    manifest stores), or None for the elliptical fallback. Pixels where the mask is 0 are returned as they
-    were."""
+    `landmarks`: in fractions of the crop's width and height, the 5 points as x0, y0, ... x4, y4 (what the
+    manifest stores) or the (468, 2) points of a face mesh; None for the elliptical fallback. Pixels where
+    the mask is 0 are returned as they were."""
     h, w = img.shape[:2]
-    points = None if landmarks is None else np.asarray(landmarks, np.float64).reshape(5, 2) * (w, h)
+    points = None if landmarks is None else np.asarray(landmarks, np.float64).reshape(-1, 2) * (w, h)
     mask = face_mask((h, w), points, rng)
     source = _shift_scale(_frequency_shift(_colour_shift(img, rng), rng), rng)
     out = source.astype(np.float32) * mask[..., None] + img.astype(np.float32) * (1 - mask[..., None])

@@ -38,6 +38,9 @@ BALANCING = ("weight", "sample", "none")
 # BatchNorm affine parameters), as published work does for foundation ViTs (GenD, WACV'26): the features
 # that transfer across sources stay as they are, and the few parameters that do move cannot memorise DFDC.
 TUNING = ("all", "norms")
+# Where a pseudo-fake's blending mask comes from: the crop's 5 landmarks (an ellipse without them), or the 468
+# points of a face mesh found on each real training crop (faces/landmarks.py; the 5 points where it sees none).
+MASKS = ("five", "mesh")
 STATE = "state.pt"
 
 
@@ -60,6 +63,7 @@ class TrainConfig:
     pseudo_fakes: float = 0.0
     # Share of training views damaged as footage is on its way to a user (train/augment.py `degrade`).
     degrade: float = 0.0
+    masks: str = "five"  # the pseudo-fakes' blending masks (MASKS)
     # "weight": weigh the loss by the class mix the model actually sees (pseudo-fakes included);
     # "sample": oversample the rarer class of the dataset's crops; "none".
     balance: str = "weight"
@@ -122,6 +126,8 @@ def _check_config(config: TrainConfig) -> None:
         raise FakescopeError(f"balance must be one of {', '.join(BALANCING)}")
     if config.tune not in TUNING:
         raise FakescopeError(f"tune must be one of {', '.join(TUNING)}")
+    if config.masks not in MASKS:
+        raise FakescopeError(f"masks must be one of {', '.join(MASKS)}")
     if config.freeze_epochs < 0 or config.epochs < 1:
         raise FakescopeError("epochs must be at least 1 and freeze-epochs at least 0")
 
@@ -173,6 +179,25 @@ def _make_batch(idx: np.ndarray, images: np.ndarray, labels: np.ndarray, landmar
         views.append(augment(fake, config.input_size, rng, config.degrade))
         y.append(1.0)
     return np.stack(views), np.asarray(y, np.float32)
+
+
+def _blend_landmarks(items: Sequence[CropItem], images: np.ndarray, reals: np.ndarray, config: TrainConfig,
+                     log: Callable[[str], None]) -> list:
+    """Per training crop, what its pseudo-fakes' masks are drawn from: its 5 landmarks, or with masks="mesh"
+    the face mesh of each real crop (found once, before the first epoch; the 5 points where it finds no face)."""
+    landmarks: list = [it.landmarks for it in items]
+    if config.masks != "mesh" or config.pseudo_fakes == 0:
+        return landmarks
+    from fakescope.faces.landmarks import FaceMesh
+
+    mesh, t0, missed = FaceMesh(threads=torch.get_num_threads()), time.time(), 0
+    for i in reals:
+        points = mesh(images[i])
+        missed += points is None
+        if points is not None:
+            landmarks[i] = points
+    log(f"face mesh on {len(reals)} real crops in {time.time() - t0:.0f}s ({missed} without a face: 5 points)")
+    return landmarks
 
 
 def _validation_set(items: Sequence[CropItem], config: TrainConfig, log: Callable[[str], None]
@@ -253,8 +278,8 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
     t0 = time.time()
     train_x = load_crop_images(train_items, load_size)
     train_y = np.array([it.label for it in train_items], np.float32)
-    landmarks = [it.landmarks for it in train_items]
     reals = np.flatnonzero(train_y == 0)
+    landmarks = _blend_landmarks(train_items, train_x, reals, config, log)
     val_x, val_y = _validation_set(val_items, config, log)
     log(f"loaded {len(train_x)} train / {len(val_x)} val crops in {time.time() - t0:.0f}s")
 
