@@ -128,11 +128,11 @@ def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str]) -> lis
     fake_v, unc_v = np.array([x == FAKE for x in verdict]), np.array([x == UNCERTAIN for x in verdict])
     rows = []
 
-    def row(kind: str, name: str, reals: np.ndarray, fakes: np.ndarray) -> None:
+    def row(kind: str, name: str, reals: np.ndarray, fakes: np.ndarray, own: bool = True) -> None:
         keep = reals | fakes
         auc = roc_auc(y[keep], probs[keep]) if reals.any() and fakes.any() else float("nan")
         rows.append({"kind": kind, "name": name, "genuine": int(reals.sum()), "fake": int(fakes.sum()),
-                     "auc": auc,
+                     "auc": auc, "own_fakes": own,
                      "genuine_fake": float(fake_v[reals].mean()) if reals.any() else float("nan"),
                      "genuine_uncertain": float(unc_v[reals].mean()) if reals.any() else float("nan"),
                      "fake_caught": float(fake_v[fakes].mean()) if fakes.any() else float("nan"),
@@ -142,7 +142,7 @@ def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str]) -> lis
         mine = sources == s
         has_fakes = (mine & (y == 1)).any()
         if (mine & (y == 0)).any():
-            row("source", s, mine & (y == 0), mine & (y == 1) if has_fakes else (y == 1))
+            row("source", s, mine & (y == 0), mine & (y == 1) if has_fakes else (y == 1), own=has_fakes)
     for s in sorted(set(sources)):
         for m in sorted(set(methods[(sources == s) & (y == 1)])):
             row("method", f"{s} / {m}", (sources == s) & (y == 0), (sources == s) & (methods == m) & (y == 1))
@@ -162,6 +162,20 @@ def print_rows(title: str, rows: list[dict]) -> None:
         print(f"  {r['kind'][:1]} {r['name'][:56]:56s} {r['genuine']:6d} {r['fake']:6d} {auc:>6s} "
               f"{pct(r['genuine_fake']):>9s} {pct(r['genuine_uncertain']):>8s} {pct(r['fake_caught']):>7s} "
               f"{pct(r['fake_uncertain']):>8s}")
+
+
+def ship_figures(variants: dict[str, list[dict]]) -> dict:
+    """What the ship rules read (issue 8's decision notes, the README): the mean AUC over sources with
+    genuine and fake material of their own (videos as they are, and FF++ crops as one source), the share of
+    all genuine test videos and FF++ crops called FAKE, and the worst source's share on each variant."""
+    sources = [r for v in ("original", "ffpp-faces") for r in variants.get(v, []) if r["kind"] == "source"]
+    both = [r for r in sources if r["own_fakes"]]
+    genuine = sum(r["genuine"] for r in sources)
+    return {"mean_auc": float(np.mean([r["auc"] for r in both])) if both else float("nan"),
+            "mean_auc_over": [r["name"] for r in both],
+            "genuine_fake_pooled": sum(r["genuine"] * r["genuine_fake"] for r in sources) / max(genuine, 1),
+            "genuine_fake_worst": {v: max((r["genuine_fake"] for r in rows if r["kind"] == "source"), default=0.0)
+                                   for v, rows in variants.items()}}
 
 
 def main() -> None:
@@ -200,6 +214,11 @@ def main() -> None:
             rows = table(videos, probs, verdict)
             out[name]["ffpp-faces"] = rows
             print_rows("[ffpp-faces] FF++ crops, one crop = one 'video' (frame level)", rows)
+        summary = ship_figures(out[name])
+        out[name]["summary"] = summary
+        worst = ", ".join(f"{v} {100 * x:.1f}%" for v, x in summary["genuine_fake_worst"].items())
+        print(f"\nship-rule figures: mean AUC {summary['mean_auc']:.3f} over {', '.join(summary['mean_auc_over'])}; "
+              f"genuine -> FAKE pooled {100 * summary['genuine_fake_pooled']:.2f}%, worst source: {worst}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
