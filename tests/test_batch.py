@@ -247,6 +247,29 @@ def test_a_poisoned_file_is_an_error_and_the_batch_goes_on(tiny_model_path: Path
     assert pool.replaced == 3 and pool.pids() == []  # hang once, crash twice; all stopped at the end
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_worker_uses_its_share_of_the_cores(workers: int, tiny_model_path: Path, batch_dir: Path,
+                                                  tmp_path: Path) -> None:
+    """N workers on C cores: each one's thread pools (ONNX Runtime, torch through OMP_NUM_THREADS, the video
+    decoder) use C // N threads (at least 1; ONNX Runtime at most 2; the decoder, as FFmpeg counts, one
+    more when that is over 1), not C each."""
+    from batch_faults import FaultyScanner
+
+    from fakescope.threads import process_cores
+
+    probe = tmp_path / "threads.mp4"
+    shutil.copy(batch_dir / "clip0.mp4", probe)
+    pool = LocalPool(functools.partial(FaultyScanner, model=tiny_model_path, num_frames=4), workers=workers)
+    results: list[FileResult] = []
+    pool.run([Task(i, str(probe)) for i in range(workers)], lambda i, r: results.append(r))
+    share = max(1, process_cores() // workers)
+    assert pool.threads == share
+    for r in results:
+        got = json.loads(r.error)
+        assert got["share"] == int(got["omp"]) == share and got["onnx"] == min(2, share)
+        assert got["decoder"] == (share + 1 if share > 1 else 1)
+
+
 def test_a_broken_setup_is_one_error_not_a_result_per_file(tiny_model_path: Path, demo_media: dict[str, Path]
                                                            ) -> None:
     files = [demo_media["photo"], demo_media["clip"]]

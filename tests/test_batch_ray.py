@@ -104,3 +104,23 @@ def test_ray_worker_lost_or_stuck_is_retried_then_error_and_the_batch_goes_on(
     assert all(got[p.name].verdict in ("FAKE", "REAL") for p in files if p not in (hang, crash))
     assert pool.replaced == 3
     assert len(pool.actor_pids) >= 3  # two to start with, fresh ones after the losses
+
+
+def test_each_ray_actor_uses_one_thread_a_pool(cluster: str, clips: Path, tiny_model_path: Path,
+                                               tmp_path: Path) -> None:
+    """An actor asks Ray for one CPU and its thread pools (ONNX Runtime, the video decoder, torch through
+    OMP_NUM_THREADS) use one thread each, whatever the node's machine has."""
+    import batch_faults
+    from ray import cloudpickle
+
+    probe = tmp_path / "threads.mp4"
+    shutil.copy(clips / "clip0.mp4", probe)
+    cloudpickle.register_pickle_by_value(batch_faults)
+    results: list[FileResult] = []
+    try:
+        RayPool(functools.partial(batch_faults.FaultyScanner, model=str(tiny_model_path), num_frames=4),
+                address=cluster).run([Task(0, str(probe))], lambda i, r: results.append(r))
+    finally:
+        cloudpickle.unregister_pickle_by_value(batch_faults)
+    got = json.loads(results[0].error)
+    assert got["share"] == got["decoder"] == int(got["omp"]) == got["onnx"] == 1

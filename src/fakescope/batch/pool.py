@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 
 from fakescope.errors import FakescopeError
 from fakescope.results import ERROR, FileResult
+from fakescope.threads import process_cores, set_thread_share
 
 MAX_START_FAILURES = 3  # workers dying before they are ready, in a row: the set-up itself is broken
 
@@ -51,11 +52,15 @@ def error_result(path: str, reason: str, model: str | None) -> FileResult:
     return FileResult(path=path, verdict=ERROR, error=reason, model=model)
 
 
-def init_worker_process() -> None:
+def init_worker_process(threads: int | None = None) -> None:
     """What every scanning process (batch worker, Ray actor, web server worker) sets before it loads the
-    model: one OpenCV thread (torch or ONNX Runtime share the cores), and a passive OpenMP wait, which
-    avoids a 4x slowdown on a busy CPU."""
+    model: a passive OpenMP wait, which avoids a 4x slowdown on a busy CPU, and one OpenCV thread (torch or
+    ONNX Runtime share the cores). With `threads`, the process's share of the cores (one of N workers on a
+    machine, or a Ray actor's CPUs), every thread pool (ONNX Runtime, torch, the video decoder) uses that
+    many, no more: two workers on two cores then run on a core each instead of fighting over both."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if threads is not None:
+        set_thread_share(threads)
     import cv2
 
     cv2.setNumThreads(1)
@@ -75,13 +80,13 @@ class _ToDriver(logging.Handler):
             pass
 
 
-def _worker_main(conn: Connection, make_scanner: Callable) -> None:
+def _worker_main(conn: Connection, make_scanner: Callable, threads: int) -> None:
     """A worker process: load once, then scan what the driver sends until it sends None or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it stops us
     logger = logging.getLogger("fakescope")
     logger.addHandler(_ToDriver(conn))
     logger.propagate = False
-    init_worker_process()
+    init_worker_process(threads)
     try:
         scanner = make_scanner()
     except FakescopeError as exc:
@@ -159,13 +164,14 @@ class LocalPool(PoolBase):
             raise FakescopeError("--workers must be at least 1")
         super().__init__(make_scanner, timeout, tries)
         self.workers = workers
+        self.threads = max(1, process_cores() // workers)  # each worker's share of this process's cores
         self._ctx = mp.get_context("spawn")
         self._slots: list[_Slot | None] = []
         self._said: set[str] = set()  # the workers' warnings already passed on
 
     def _start(self) -> _Slot:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_worker_main, args=(child, self.make_scanner), daemon=True,
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.make_scanner, self.threads), daemon=True,
                                  name="fakescope-worker")
         proc.start()
         child.close()

@@ -22,12 +22,14 @@ from fakescope.batch.pool import MAX_START_FAILURES, PoolBase, Task, error_resul
 from fakescope.errors import FakescopeError
 from fakescope.results import FileResult
 
+ACTOR_CPUS = 1  # what each actor asks Ray for, and so the threads each of its pools uses
+
 
 class _ScanActor:
     """Lives in a Ray worker process: loads the model once, then scans one path a call."""
 
-    def __init__(self, make_scanner: Callable) -> None:
-        init_worker_process()
+    def __init__(self, make_scanner: Callable, threads: int) -> None:
+        init_worker_process(threads)
         self.scanner, self.fatal = None, None
         try:
             self.scanner = make_scanner()
@@ -96,14 +98,14 @@ class RayPool(PoolBase):
     def run(self, tasks: list[Task], on_result: Callable[[int, FileResult], None]) -> None:
         ray = _ray()
         started = self._connect()
-        remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_ScanActor)
+        remote = ray.remote(num_cpus=ACTOR_CPUS, max_restarts=0, max_task_retries=0)(_ScanActor)
         n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         queue = deque(tasks)
         actors: list[_Actor] = []
         start_failures = 0
 
         def spawn() -> _Actor:
-            handle = remote.remote(self.make_scanner)
+            handle = remote.remote(self.make_scanner, ACTOR_CPUS)
             return _Actor(handle, handle.ready.remote())
 
         try:

@@ -19,14 +19,12 @@ from fakescope.batch.pool import LocalPool, Task, scanner_factory
 from fakescope.batch.progress import Progress
 from fakescope.errors import FakescopeError
 from fakescope.results import ERROR, REACHED, FileResult, ScanResult
+from fakescope.threads import process_cores
 
 
 def default_workers() -> int:
     """The cores this process may use (a container's or taskset's limit, not the whole machine's)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return process_cores()
 
 
 @dataclass

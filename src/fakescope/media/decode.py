@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fakescope.errors import MediaError
+from fakescope.threads import thread_share
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -427,6 +428,9 @@ def _open_video(path: Path):
         raise MediaError(f"no video to scan ({what})")
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    share = thread_share()
+    if share is not None:  # a worker's share of the cores, counted by FFmpeg's own rule (one frame thread
+        stream.codec_context.thread_count = share + 1 if share > 1 else 1  # more than cores, but 1 for 1)
     return container, stream
 
 

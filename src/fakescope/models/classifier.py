@@ -26,6 +26,7 @@ from safetensors import SafetensorError, safe_open
 from fakescope.errors import ModelError
 from fakescope.faces.crop import CROP_MARGIN
 from fakescope.models import DEFAULT_MODEL, WEIGHTS_DIR, bundled_models
+from fakescope.threads import cpu_threads
 
 if TYPE_CHECKING:
     import torch
@@ -246,7 +247,7 @@ class FaceClassifier:
                 self._export(buffer)
                 graph = buffer.getvalue()
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
+            opts.intra_op_num_threads = min(2, cpu_threads())  # a batch worker's share of the cores
             self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         return self._session
 
