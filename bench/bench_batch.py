@@ -3,7 +3,7 @@ over at least 40 real clips, beside the decode-only floor of the same clips, wit
 start-up figures (`fakescope --version`, a whole `fakescope scan CLIP` process).
 
     python bench/bench_batch.py [--clips 40] [--videos DIR_OR_FILE ...] [--model default] [--no-ray]
-                                [--rows startup,floor,scan,ray]
+                                [--rows startup,floor,scan,ray,driver]
 
 Clips: the 1080p videos under ../shared/data/videos/{dfdc,ffpp} (repeated to reach --clips), or --videos.
 Each configuration scans the whole list as `fakescope scan --out X.jsonl` does (scan_batch), worker start-up
@@ -11,6 +11,11 @@ Each configuration scans the whole list as `fakescope scan --out X.jsonl` does (
 is read_media alone (decoding the sampled frames, no faces, no model) with 1 and 2 processes. Peak memory is
 the largest total RSS of this process and all its descendants (workers, Ray's raylets and actors), sampled
 every 0.2 s. The machine is shared: quote medians and ratios from one run.
+
+Where scaling out stops: the "driver" row times what the driver does for each file, in this process, on one
+real result: unpickle it, write its JSON line (flushed) and its CSV row; with Ray, also one actor call
+that returns such a result (the round trip, and the driver's CPU for it), and the clips' mean size (what
+the shared storage must deliver a clip).
 
 What each row may use. Local workers (and the floor's processes) are not pinned: N of them share all of
 this machine's cores as the OS schedules them, each with its share of the cores as threads (cores // N: one
@@ -174,6 +179,54 @@ def _raylets() -> list[tuple[int, str]]:
     return sorted(out)
 
 
+def _driver(clip: str, model: str, ray_too: bool, n: int = 2000) -> None:
+    """What the driver spends on one file, whatever scans it (see the module docstring)."""
+    import pickle
+
+    from fakescope.batch import CsvWriter, FileKey, JsonlWriter
+    from fakescope.scan import Scanner
+
+    result = Scanner(model=model).scan_file(clip)
+    blob, key = pickle.dumps(result), FileKey.of(clip)
+    with tempfile.TemporaryDirectory() as tmp:
+        jsonl, table = JsonlWriter(Path(tmp) / "r.jsonl"), CsvWriter(Path(tmp) / "r.csv")
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            r = pickle.loads(blob)
+            jsonl.write(r, key)
+            table.write(r)
+        wall, cpu = (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
+        jsonl.close()
+        table.close()
+    print(f"driver, per file: unpickle + JSON line + CSV row {wall * 1e3:.2f} ms wall, {cpu * 1e3:.2f} ms CPU "
+          f"(a result of {len(blob) / 1e3:.1f} KB pickled; mean of {n})")
+    if ray_too:
+        import ray
+
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        try:
+            echo = ray.remote(num_cpus=1)(_Echo).remote(result)
+            ray.get(echo.get.remote())
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(300):
+                ray.get(echo.get.remote())
+            wall, cpu = (time.perf_counter() - wall) / 300, (time.process_time() - cpu) / 300
+        finally:
+            ray.shutdown()
+        print(f"driver, per file on Ray: one actor call returning that result {wall * 1e3:.2f} ms round trip, "
+              f"{cpu * 1e3:.2f} ms of the driver's CPU (mean of 300, one at a time)")
+
+
+class _Echo:
+    """A Ray actor that returns a scan result, as a scanning actor does, without scanning."""
+
+    def __init__(self, result) -> None:
+        self.result = result
+
+    def get(self):
+        return self.result
+
+
 def _median_wall(cmd: list[str], n: int) -> float:
     times = []
     for _ in range(n):
@@ -189,7 +242,8 @@ def main() -> None:
     ap.add_argument("--videos", nargs="*", type=Path)
     ap.add_argument("--model", default="default")
     ap.add_argument("--no-ray", action="store_true")
-    ap.add_argument("--rows", default="startup,floor,scan,ray", help="which rows to measure (comma-separated)")
+    ap.add_argument("--rows", default="startup,floor,scan,ray,driver",
+                    help="which rows to measure (comma-separated; ray-driver: the driver's Ray call alone)")
     args = ap.parse_args()
     rows_wanted = set(args.rows.split(",")) - ({"ray"} if args.no_ray else set())
     clips = _clips(args.videos, args.clips)
@@ -211,6 +265,11 @@ def main() -> None:
         single = _median_wall([sys.executable, "-m", "fakescope", "scan", clips[0], "--model", args.model], 3)
         print(f"start-up: `fakescope --version` {version:.2f} s, `fakescope scan {Path(clips[0]).name}` "
               f"{single:.2f} s wall (whole process, medians of 5 and 3)")
+
+    if "driver" in rows_wanted:
+        sizes = [os.path.getsize(p) for p in set(clips)]
+        print(f"clips: mean {statistics.mean(sizes) / 1e6:.2f} MB ({len(sizes)} distinct files)")
+        _driver(clips[0], args.model, "ray" in rows_wanted or "ray-driver" in rows_wanted)
 
     rows = []
     for processes in (1, 2) if "floor" in rows_wanted else ():
@@ -247,6 +306,8 @@ def main() -> None:
             finally:
                 cluster.shutdown()
 
+    if not rows:
+        return
     base = {name.split(",")[0]: wall for name, wall, *_ in rows if name.endswith(("1 process", "1 worker"))}
     ray1 = next((wall for name, wall, *_ in rows if name.startswith("Ray, 1 ")), None)
     print(f"\n{'configuration':30} {'wall s':>7} {'videos/h':>9} {'s/video':>8} {'speed-up':>8} "
