@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,3 +42,9 @@ class FaultyScanner(Scanner):
         return {"share": thread_share(), "decoder": decoder, "omp": os.environ.get("OMP_NUM_THREADS"),
                 "onnx": self.classifier._onnx_session().get_session_options().intra_op_num_threads,
                 "cores": sorted(os.sched_getaffinity(0))}
+
+
+def scanner_elsewhere(**kwargs) -> FaultyScanner:
+    """A scanner on a node that sees none of the driver's relative paths: it works in an empty folder."""
+    os.chdir(tempfile.mkdtemp(prefix="fakescope-elsewhere-"))
+    return FaultyScanner(**kwargs)

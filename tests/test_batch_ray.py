@@ -124,3 +124,36 @@ def test_each_ray_actor_uses_one_thread_a_pool(cluster: str, clips: Path, tiny_m
         cloudpickle.unregister_pickle_by_value(batch_faults)
     got = json.loads(results[0].error)
     assert got["share"] == got["decoder"] == int(got["omp"]) == got["onnx"] == 1
+
+
+def test_a_file_the_workers_do_not_see_is_sent_as_bytes_when_small(
+        cluster: str, clips: Path, tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Actors that do not see the driver's paths (relative names, while they work in an empty folder) get
+    each small file as bytes and give what a local scan of it gives, under the name the driver used; a file
+    over the limit is an ERROR that says why; a file that is nowhere gets the scanner's own error."""
+    import batch_faults
+    from ray import cloudpickle
+
+    from fakescope.scan import Scanner
+
+    limit = (clips / "clip0.mp4").stat().st_size
+    (clips / "big.mp4").write_bytes((clips / "clip0.mp4").read_bytes() + bytes(1000))
+    monkeypatch.chdir(clips)
+    names = sorted(p.name for p in clips.iterdir()) + ["missing.mp4"]
+    pool = RayPool(functools.partial(batch_faults.scanner_elsewhere, model=str(tiny_model_path), num_frames=4),
+                   address=cluster, ship_max_bytes=limit)
+    results: dict[str, FileResult] = {}
+    cloudpickle.register_pickle_by_value(batch_faults)
+    try:
+        pool.run([Task(i, n) for i, n in enumerate(names)], lambda i, r: results.setdefault(names[i], r))
+    finally:
+        cloudpickle.unregister_pickle_by_value(batch_faults)
+    assert sorted(results) == sorted(names) and all(r.path == n for n, r in results.items())
+    local = Scanner(model=tiny_model_path, num_frames=4)
+    for name in ("clip0.mp4", "clip3.mp4", "photo.jpg"):
+        mine = local.scan_file(clips / name)
+        assert results[name].verdict == mine.verdict in ("FAKE", "REAL")
+        assert results[name].probability == pytest.approx(mine.probability, abs=1e-5)
+    assert pool.shipped == 5  # four clips and the photo
+    assert results["big.mp4"].verdict == ERROR and "over the" in results["big.mp4"].error
+    assert results["missing.mp4"].verdict == ERROR and "no such file" in results["missing.mp4"].error

@@ -5,17 +5,21 @@ The driver keeps one file in flight per actor, so a lost actor (its node gone, i
 file it held: that file is tried again on a fresh actor, and after `tries` losses it is marked ERROR with
 the reason. A file over the time limit gets its actor killed and replaced, and is ERROR at once.
 
-Workers read the files by path: every node must see them under the same path (a shared or network file
-system, or the same copy everywhere), and have fakescope installed, with the model file at the path given.
+Workers read the files by path where they see them (a shared or network file system, or the same copy
+everywhere). A file an actor does not find there is sent to it as bytes when it is at most SHIP_MAX_BYTES;
+a larger one is an ERROR that says so. Every node must have fakescope installed, with the model file at
+the path given.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fakescope.batch.pool import MAX_START_FAILURES, PoolBase, Task, error_result, init_worker_process
@@ -23,6 +27,8 @@ from fakescope.errors import FakescopeError
 from fakescope.results import FileResult
 
 ACTOR_CPUS = 1  # what each actor asks Ray for, and so the threads each of its pools uses
+SHIP_MAX_BYTES = 16 * 2**20  # a file no worker sees is sent as bytes up to this size (through Ray's store)
+NOT_HERE = "not here"  # what an actor answers for a path it does not see
 
 
 class _ScanActor:
@@ -43,8 +49,21 @@ class _ScanActor:
             return ("fatal", self.fatal)
         return ("ready", self.scanner.model_name, self.scanner.settings, os.getpid())
 
-    def scan(self, path: str) -> FileResult:
-        return self.scanner.scan_file(path)  # pickled whole: provenance stays an object
+    def scan(self, path: str, look: bool = True) -> FileResult | str:
+        """The result (pickled whole: provenance stays an object), or NOT_HERE when this node does not see
+        the path (unless told not to `look`), for the driver to send the bytes."""
+        if look and not os.path.lexists(path):
+            return NOT_HERE
+        return self.scanner.scan_file(path)
+
+    def scan_bytes(self, path: str, data: bytes) -> FileResult:
+        """Scan a file the driver sent, under its own name in a private folder; the result names `path`."""
+        with tempfile.TemporaryDirectory(prefix="fakescope-") as tmp:
+            local = Path(tmp) / (Path(path).name or "file")
+            local.write_bytes(data)
+            result = self.scanner.scan_file(local)
+        result.path = path
+        return result
 
 
 @dataclass
@@ -70,10 +89,12 @@ class RayPool(PoolBase):
     """The same contract as LocalPool: `run(tasks, on_result)`, then `model`, `settings`, `replaced`."""
 
     def __init__(self, make_scanner: Callable, address: str = "auto", workers: int | None = None,
-                 timeout: float = 600.0, tries: int = 2) -> None:
+                 timeout: float = 600.0, tries: int = 2, ship_max_bytes: int = SHIP_MAX_BYTES) -> None:
         super().__init__(make_scanner, timeout, tries)
         self.address = address
         self.workers = workers
+        self.ship_max_bytes = ship_max_bytes
+        self.shipped = 0  # files sent to an actor as bytes
         self.actor_pids: set[int] = set()  # every actor process that got ready, for the record and the tests
 
     def _connect(self) -> bool:
@@ -146,6 +167,16 @@ class RayPool(PoolBase):
                             a.ready, start_failures = True, 0
                             self.model, self.settings, a.pid = value[1], value[2], value[3]
                             self.actor_pids.add(a.pid)
+                        elif value == NOT_HERE:  # this node does not see the file: send it, if small
+                            data = self._bytes_to_ship(a.task.path)
+                            if data is None:  # nor does this machine: the scanner says what is wrong
+                                a.ref = a.handle.scan.remote(a.task.path, False)
+                            elif isinstance(data, bytes):
+                                self.shipped += 1
+                                a.ref = a.handle.scan_bytes.remote(a.task.path, data)
+                            else:
+                                task, a.task = a.task, None
+                                on_result(task.index, error_result(task.path, data, self.model))
                         else:
                             task, a.task = a.task, None
                             on_result(task.index, value)
@@ -168,6 +199,20 @@ class RayPool(PoolBase):
                     ray.kill(a.handle, no_restart=True)
             if started:
                 ray.shutdown()
+
+    def _bytes_to_ship(self, path: str) -> bytes | str | None:
+        """The bytes of a file the Ray worker does not see; or why they are not sent (its ERROR); or None
+        when this machine cannot read it either (the worker's scanner then gives its usual error)."""
+        try:
+            size = os.path.getsize(path)
+            if size > self.ship_max_bytes:
+                return (f"the Ray worker does not see this path, and at {size / 2**20:.1f} MB it is over the "
+                        f"{self.ship_max_bytes / 2**20:g} MB sent as bytes: put it where every node sees it under "
+                        "the same path")
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return None
 
     def _lost(self, a: _Actor, reason: str, queue: deque, on_result: Callable) -> None:
         task, a.task = a.task, None
