@@ -1,9 +1,9 @@
-"""How many threads the thread pools of this process use: ONNX Runtime's and torch's intra-op pools,
-OpenCV's and the video decoder's.
+"""How many threads the thread pools of this process use: ONNX Runtime's and torch's intra-op pools and
+the video decoder's (OpenCV keeps one thread in every scanning process: `init_worker_process`).
 
 A process on its own uses the cores it may run on. A batch worker, one of N on a machine, or a Ray actor
 given `num_cpus`, is given its share of the cores (`set_thread_share`), so that two workers on two cores do
-not each spin a thread for every core. Standard library only: the CLI imports it before anything heavy.
+not each spin a thread for every core. Standard library only, so any stage may ask.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def cpu_threads() -> int:
 
 def set_thread_share(threads: int) -> None:
     """Give this process `threads` threads a pool. Set before the pools start: torch reads OMP_NUM_THREADS
-    when it is imported (and is told here if it already was); ONNX Runtime's session, OpenCV and the video
-    decoder ask `cpu_threads()` or `thread_share()` as they are made."""
+    when it is imported (and is told here if it already was); ONNX Runtime's session and the video decoder
+    ask `cpu_threads()` or `thread_share()` as they are made."""
     global _share
     _share = max(1, int(threads))
     os.environ["OMP_NUM_THREADS"] = str(_share)
