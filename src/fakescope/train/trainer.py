@@ -128,6 +128,11 @@ def _check_config(config: TrainConfig) -> None:
         raise FakescopeError(f"tune must be one of {', '.join(TUNING)}")
     if config.masks not in MASKS:
         raise FakescopeError(f"masks must be one of {', '.join(MASKS)}")
+    if config.masks == "mesh" and config.pseudo_fakes > 0:
+        from fakescope.faces.landmarks import INSTALL, mesh_available
+
+        if not mesh_available():  # said before minutes of loading crops, not after
+            raise FakescopeError(f"--masks mesh needs MediaPipe's face mesh model: {INSTALL}")
     if config.freeze_epochs < 0 or config.epochs < 1:
         raise FakescopeError("epochs must be at least 1 and freeze-epochs at least 0")
 
