@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -88,6 +89,23 @@ def demo_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     clip, photo, no_face = make_demo_media(tmp_path_factory.mktemp("demo"))
     return {"clip": clip, "photo": photo, "no_face": no_face}
+
+
+@pytest.fixture(scope="session")
+def make_batch(demo_media: dict[str, Path]) -> Callable[..., Path]:
+    """(folder, clips, no_face=True) -> folder, a batch to scan: `clips` copies of the demo clip (clip0.mp4,
+    ...), the photo (photo.jpg) and, with `no_face`, the face-less picture (coffee.png)."""
+
+    def make(folder: Path, clips: int, no_face: bool = True) -> Path:
+        folder.mkdir()
+        for i in range(clips):
+            shutil.copy(demo_media["clip"], folder / f"clip{i}.mp4")
+        shutil.copy(demo_media["photo"], folder / "photo.jpg")
+        if no_face:
+            shutil.copy(demo_media["no_face"], folder / "coffee.png")
+        return folder
+
+    return make
 
 
 def _audio_only(path: Path) -> None:

@@ -71,15 +71,9 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.fixture
-def batch_dir(tmp_path: Path, demo_media: dict[str, Path]) -> Path:
+def batch_dir(tmp_path: Path, make_batch: Callable[..., Path]) -> Path:
     """Ten files: eight copies of the demo clip (about half a second each to scan), a photo, a face-less one."""
-    d = tmp_path / "batch"
-    d.mkdir()
-    for i in range(8):
-        shutil.copy(demo_media["clip"], d / f"clip{i}.mp4")
-    shutil.copy(demo_media["photo"], d / "photo.jpg")
-    shutil.copy(demo_media["no_face"], d / "coffee.png")
-    return d
+    return make_batch(tmp_path / "batch", clips=8)
 
 
 @pytest.fixture

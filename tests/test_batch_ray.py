@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,13 +48,9 @@ def cluster() -> Iterator[str]:
 
 
 @pytest.fixture
-def clips(tmp_path: Path, demo_media: dict[str, Path]) -> Path:
-    d = tmp_path / "clips"
-    d.mkdir()
-    for i in range(4):
-        shutil.copy(demo_media["clip"], d / f"clip{i}.mp4")
-    shutil.copy(demo_media["photo"], d / "photo.jpg")
-    return d
+def clips(tmp_path: Path, make_batch: Callable[..., Path]) -> Path:
+    """Four copies of the demo clip and the photo."""
+    return make_batch(tmp_path / "clips", clips=4, no_face=False)
 
 
 def test_scan_on_two_ray_nodes_writes_what_a_local_scan_does(
