@@ -1,0 +1,98 @@
+"""Training CSV for issue 8's candidate B: the default model's train role plus today's generators.
+
+scripts/pool.py keeps all of `videos/wild` out of training. This variant moves the wild calib groups that
+hold fakes only (WILD_TRAIN) into training, with their frame-degraded copies, and writes:
+- `world-train.csv`: DFDC crops of labels.csv (split train and val, the trainer selects on val), the
+  real-people train-role crops (REAL_REPEAT times) and the WILD_TRAIN crops (WILD_REPEAT times), each from
+  the clean cache and its `--degrade 1.0` twin;
+- `world-calib.csv`: pool-videos16-calib.csv without the WILD_TRAIN groups (DreamTalk with its MEAD reals
+  stays), for `fakescope calibrate` beside pool-dfdc-faces-calib.csv.
+
+Composite clips: the README of ../shared/data says AniPortrait's left panel is the still reference photo
+(and the middle one of its 3-panel clips the driving video); only the rightmost face track of a composite
+is the generated face, so only it is labelled fake here.
+
+    python scripts/world_pool.py RUNS LABELS_CSV
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from pool import label_roles
+
+WILD_TRAIN = {"Zejun-Yang/AniPortrait", "AhmadAFS1/MuseTalk", "pair8", "pair9"}
+COMPOSITES = {"Zejun-Yang/AniPortrait"}  # panels side by side: the rightmost face is the generated one
+REAL_REPEAT, WILD_REPEAT = 6, 3
+FIELDS = ("path", "label", "group", "split", "landmarks", "dataset", "method", "video", "track")
+
+
+def cache_rows(cache: Path) -> list[dict]:
+    with open(cache / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["path"] = str((cache / r["path"]).resolve())
+    return rows
+
+
+def rightmost_tracks(rows: list[dict]) -> set[tuple[str, str]]:
+    """(video, track) of the face furthest right in each composite video, by the mean left edge of its box."""
+    xs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in rows:
+        xs[(r["video"], r["track"])].append(float(r["box"].split()[0]))
+    best: dict[str, tuple[float, str]] = {}
+    for (video, track), v in xs.items():
+        x = sum(v) / len(v)
+        if video not in best or x > best[video][0]:
+            best[video] = (x, track)
+    return {(video, track) for video, (_, track) in best.items()}
+
+
+def wild_and_people(caches: list[Path], labels_csv: Path) -> list[dict]:
+    roles = label_roles(labels_csv)
+    out = []
+    for cache in caches:
+        rows = []
+        for r in cache_rows(cache):
+            role, group = roles[str(Path(r["source"]).resolve())]
+            rows.append(dict(r, role=role, group=group))
+        keep = rightmost_tracks([r for r in rows if r["group"] in COMPOSITES])
+        for r in rows:
+            if "/videos/real-people/" in r["source"] and r["role"] == "train":
+                out += [dict(r, split="train")] * REAL_REPEAT
+            elif r["group"] in WILD_TRAIN and (r["group"] not in COMPOSITES or (r["video"], r["track"]) in keep):
+                out += [dict(r, split="train")] * WILD_REPEAT
+    return out
+
+
+def main(runs: Path, labels_csv: Path) -> None:
+    root = labels_csv.parent
+    with open(labels_csv, newline="") as fh:
+        dfdc = [dict(r, path=str((root / r["path"]).resolve())) for r in csv.DictReader(fh)
+                if r["path"].startswith("dfdc-faces/")]
+    extra = wild_and_people([runs / "videos16", runs / "deg-real-people", runs / "deg-wild"], labels_csv)
+    with open(runs / "world-train.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(dfdc + extra)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for r in extra:
+        counts[(r["group"] if r["label"] == "fake" else "real-people", r["label"])] += 1
+    print(f"world-train.csv: {len(dfdc)} DFDC crops, then (group, label): crop views")
+    for k, n in sorted(counts.items()):
+        print(f"  {k}: {n}")
+    with open(runs / "pool-videos16-calib.csv", newline="") as fh:
+        calib = list(csv.DictReader(fh))
+    kept = [r for r in calib if r["group"] not in WILD_TRAIN]
+    with open(runs / "world-calib.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(calib[0]))
+        w.writeheader()
+        w.writerows(kept)
+    print(f"world-calib.csv: {len(kept)} of {len(calib)} calib video crops (the moved groups left out)")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
