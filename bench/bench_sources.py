@@ -132,7 +132,7 @@ def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str]) -> lis
         keep = reals | fakes
         auc = roc_auc(y[keep], probs[keep]) if reals.any() and fakes.any() else float("nan")
         rows.append({"kind": kind, "name": name, "genuine": int(reals.sum()), "fake": int(fakes.sum()),
-                     "auc": auc, "own_fakes": own,
+                     "auc": auc, "own_fakes": bool(own),
                      "genuine_fake": float(fake_v[reals].mean()) if reals.any() else float("nan"),
                      "genuine_uncertain": float(unc_v[reals].mean()) if reals.any() else float("nan"),
                      "fake_caught": float(fake_v[fakes].mean()) if fakes.any() else float("nan"),
