@@ -81,6 +81,22 @@ def test_calibrate_reports_each_source_at_the_chosen_point() -> None:
     assert cal.sources["talking"] == {**cal.sources["talking"], "genuine": 20, "fake": 0}
 
 
+def test_calibrate_warns_when_the_pool_says_not_to_trust_the_model() -> None:
+    """A source ranked backwards is named with its AUC; a pool ranked backwards throughout drives the
+    temperature to the end of its range, which is said too. A healthy pool gives no warning."""
+    rng = np.random.default_rng(3)
+    healthy = [PoolVideo(label, "dfdc", [rng.normal(4 * label - 2, 1, 4)]) for label in (0, 1) for _ in range(100)]
+    cal = calibrate(healthy)
+    assert cal.warnings == [] and cal.sources["dfdc"]["auc"] > 0.9
+    backwards = [PoolVideo(label, "talking", [rng.normal(2 - 4 * label, 1, 4)]) for label in (0, 1) for _ in range(20)]
+    cal = calibrate(healthy + backwards)
+    assert cal.sources["talking"]["auc"] < 0.5
+    assert any(w.startswith("talking: its genuine videos score above its fakes") for w in cal.warnings)
+    cal = calibrate(backwards)
+    assert cal.temperature == pytest.approx(20.0)
+    assert any("end of its search range" in w for w in cal.warnings), cal.warnings
+
+
 def test_pool_videos_groups_crops_by_video_and_track(tmp_path: Path) -> None:
     rows = [("a/t0-1.png", "real", "v1", 0, "0 0 40 50"), ("a/t0-2.png", "real", "v1", 0, "0 0 30 60"),
             ("a/t1-1.png", "real", "v1", 1, "0 0 10 10"), ("b/t0-1.png", "fake", "v2", 0, "")]
@@ -110,7 +126,8 @@ def test_calibrate_command_writes_a_model_that_says_what_it_was_calibrated_on(ti
     csv_path = _write_csv(tmp_path, rows)
     out = tmp_path / "calibrated.safetensors"
     assert main(["calibrate", str(tiny_model_path), str(csv_path), "--out", str(out)]) == 0
-    assert "calibrated model written to" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "calibrated model written to" in printed and "set: 6 genuine / 6 fake videos; video AUC " in printed
     clf = FaceClassifier.load(out)
     cal = clf.config.extra["calibration"]
     assert cal["level"] == "video" and cal["pool"][0]["crops"] == 24 and cal["sources"]["set"]["genuine"] == 6

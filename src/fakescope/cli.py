@@ -78,8 +78,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"temperature {cal.temperature:.4f}, threshold {cal.threshold:.4f}, "
           f"UNCERTAIN from {cal.uncertain_from:.4f}")
     for source, row in cal.sources.items():
-        shares = ", ".join(f"{k} {v:.1%}" for k, v in row.items() if isinstance(v, float))
-        print(f"  {source}: {row['genuine']} genuine / {row['fake']} fake videos; {shares}")
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in row.items() if k.endswith("_share"))
+        auc = f"video AUC {row['auc']:.3f}; " if "auc" in row else ""
+        print(f"  {source}: {row['genuine']} genuine / {row['fake']} fake videos; {auc}{shares}")
+    for warning in cal.warnings:
+        print(f"warning: {warning}")
     print(f"calibrated model written to {path}")
     return 0
 

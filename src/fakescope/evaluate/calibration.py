@@ -10,6 +10,11 @@ average. Below it, the UNCERTAIN band reaches down as far as it can while no sou
 `max_uncertain` of its genuine videos there: fakes that score there are not called REAL, and a genuine
 video is seldom left without an answer.
 
+The pool can also say that a model should not be trusted: a source whose genuine videos outscore its fakes
+(video AUC below 0.5) is ranked backwards, and a temperature at the end of its search range means the log
+loss only falls as the scores are flattened towards 0.5, so the probabilities users read will carry little.
+Both are listed in `warnings` (and printed by `fakescope calibrate`); the threshold rules still hold.
+
     >>> videos = [PoolVideo(label=0, source="real-people", track_logits=[np.array([-1.2, -0.4])]), ...]
     >>> cal = calibrate(videos)
     >>> cal.temperature, cal.threshold, cal.uncertain_from
@@ -26,6 +31,7 @@ import numpy as np
 from fakescope.aggregate import DEFAULT_AGGREGATE, person_probability
 from fakescope.data import CropItem
 from fakescope.errors import FakescopeError
+from fakescope.evaluate.metrics import roc_auc
 from fakescope.models.classifier import temperature_scaled
 
 # How many genuine videos of any one pool source may be called FAKE, and left UNCERTAIN, at the chosen
@@ -55,8 +61,10 @@ class Calibration:
     uncertain_from: float
     max_false_fake: float
     max_uncertain: float
-    # Per source: genuine and fake videos in the pool, and the shares at the chosen operating point.
+    # Per source: genuine and fake videos in the pool, its video AUC when it has both, and the shares at the
+    # chosen operating point.
     sources: dict[str, dict] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,13 +148,27 @@ def calibrate(videos: Sequence[PoolVideo], max_false_fake: float = MAX_FALSE_FAK
         keep = np.array([v.source == s for v in videos])
         y, p = np.array([v.label for v in videos])[keep], probs[keep]
         row = {"genuine": int((y == 0).sum()), "fake": int((y == 1).sum())}
+        if row["genuine"] and row["fake"]:
+            row["auc"] = roc_auc(y, p)
         for name, side in (("genuine", 0), ("fake", 1)):
             q = p[y == side]
             if len(q):
                 row[f"{name}_fake_share"] = float(np.mean(q >= threshold))
                 row[f"{name}_uncertain_share"] = float(np.mean((q >= uncertain_from) & (q < threshold)))
         sources[s] = row
-    return Calibration(temperature, threshold, uncertain_from, max_false_fake, max_uncertain, sources)
+    return Calibration(temperature, threshold, uncertain_from, max_false_fake, max_uncertain, sources,
+                       pool_warnings(temperature, sources))
+
+
+def pool_warnings(temperature: float, sources: dict[str, dict]) -> list[str]:
+    """What in the pool says the model's probabilities, or its ranking, should not be trusted."""
+    out = [f"{s}: its genuine videos score above its fakes (video AUC {row['auc']:.2f}): ranked backwards"
+           for s, row in sources.items() if row.get("auc", 1.0) < 0.5]
+    if temperature >= _T_GRID[-1] or temperature <= _T_GRID[0]:
+        out.append(f"the temperature is at the end of its search range ({temperature:.3g}): the pool's log loss "
+                   "only falls as the scores are flattened, so p_fake will carry little; compare it with the "
+                   "threshold")
+    return out
 
 
 def pool_videos(items: Sequence[CropItem], logits: np.ndarray) -> list[PoolVideo]:
