@@ -36,14 +36,22 @@ TRAINING_DATA = (
     "faces. Stage 3, starting from stage 2 (scripts/train_degraded.sh): the DFDC train crops plus 128 real "
     "crops of the 8 real-people clips of the train role in scripts/pool.py (16 frames each), 30% "
     "pseudo-fakes, and half of all views degraded as footage reaches users (240-480p, hard compression, "
-    "grey, gamma, white balance, noise, motion blur). Every stage selects on split=val (797 real / 799 "
-    "fake), split by source video. Then `fakescope calibrate` chose temperature, threshold and UNCERTAIN band "
-    "on the calib role of scripts/pool.py (see `calibration`).")
+    "grey, gamma, white balance, noise, motion blur). Stage 4, starting from stage 3 (scripts/train_world.sh, "
+    "scripts/world_pool.py): the same recipe on the DFDC train crops plus today's generators, the four "
+    "fakes-only videos/wild groups of the calib role of scripts/pool.py (AniPortrait, its rightmost face "
+    "track only; MuseTalk on Kling avatars; two SadTalker-Video-Lip-Sync clips), 16 frames each, clean and "
+    "with whole frames degraded before detection (fakescope prepare --degrade 1), repeated 3x (1,533 fake "
+    "crop views), and the real-people train-role clips the same way, repeated 6x (1,536 real crop views). "
+    "Every stage selects on split=val (797 real / 799 fake), split by source video. Then `fakescope "
+    "calibrate` chose temperature, threshold and UNCERTAIN band on the DFDC val crops and the calib role "
+    "of scripts/pool.py without the four moved groups (see `calibration`).")
 COMMAND = ("bash scripts/train_default.sh && python scripts/ship_model.py runs/default-sbi && "
            "bash scripts/train_degraded.sh && fakescope calibrate ~/.cache/fakescope-runs/degraded/best.safetensors "
            "~/.cache/fakescope-runs/pool-dfdc-faces-calib.csv ~/.cache/fakescope-runs/pool-videos16-calib.csv "
            "--half --out ~/.cache/fakescope-runs/cal-B.safetensors && python scripts/ship_model.py "
-           "~/.cache/fakescope-runs/degraded --model ~/.cache/fakescope-runs/cal-B.safetensors")
+           "~/.cache/fakescope-runs/degraded --model ~/.cache/fakescope-runs/cal-B.safetensors && "
+           "bash scripts/train_world.sh && python scripts/ship_model.py ~/.cache/fakescope-runs/world "
+           "--model ~/.cache/fakescope-runs/cal-world.safetensors")
 
 
 def training_stages(run: Path) -> list[dict]:
@@ -105,7 +113,8 @@ def main() -> None:
         "calibration": clf.config.extra.get("calibration"),
         "training": {
             "data": TRAINING_DATA,
-            "never_trained_on": "ffpp-faces, and every video in ../shared/data/videos/dfdc and videos/ffpp",
+            "never_trained_on": "ffpp-faces; every video in ../shared/data/videos/dfdc and videos/ffpp; the "
+                                "test-role groups of videos/real-people and videos/wild (scripts/pool.py)",
             "command": COMMAND,
             "stages": stages,
         },
