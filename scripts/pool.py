@@ -2,7 +2,9 @@
 
 - train: what the model learns from. DFDC crops of split=train; a third of the real-people clips (each clip
   is its own group). Nothing of videos/wild: its groups are whole source repositories, most with fakes only,
-  and a source seen with one label only is a shortcut, not a lesson.
+  and a source seen with one label only is a shortcut, not a lesson. (The shipped v4's last stage moves the
+  fakes-only wild calib groups into training, with real-people clips as their counterweight:
+  scripts/world_pool.py. The test role below is the same for it.)
 - calib: where the temperature, the threshold and the UNCERTAIN band are chosen (and the trainer selects its
   epoch on DFDC val). DFDC crops of split=val, a quarter of the real-people clips, and the videos/wild groups
   listed below: MEAD talking heads against DreamTalk, AniPortrait, MuseTalk, two lip-sync pairs.

@@ -33,8 +33,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                          device=args.device, crop_margin=margin, pseudo_fakes=args.pseudo_fakes,
-                         degrade=args.degrade, masks=args.masks, lower_face=args.lower_face, balance=args.balance, tune=args.tune,
-                         freeze_epochs=args.freeze_epochs, init=args.init)
+                         degrade=args.degrade, masks=args.masks, lower_face=args.lower_face, balance=args.balance,
+                         tune=args.tune, freeze_epochs=args.freeze_epochs, init=args.init)
     clf = train_classifier(train_items, val_items, config, args.out, resume=args.resume)
     print(f"model written to {clf.source}")
     return 0
