@@ -56,7 +56,8 @@ COMMAND = ("bash scripts/train_default.sh && python scripts/ship_model.py runs/d
 
 def training_stages(run: Path) -> list[dict]:
     """The run and, following `init`, the runs it started from: oldest first. A run that started from the
-    bundled model carries on from the stages its card lists."""
+    bundled model carries on from the stages its card lists, less those already found: shipping the same
+    run again reads a card that lists it already."""
     stages = []
     while run is not None:
         history = json.loads((run / "history.json").read_text())
@@ -66,7 +67,8 @@ def training_stages(run: Path) -> list[dict]:
         run = Path(init).parent if init and (Path(init).parent / "history.json").is_file() else None
         card = WEIGHTS_DIR / f"{init}.json"
         if run is None and init and card.is_file():
-            stages += json.loads(card.read_text())["training"]["stages"][::-1]
+            seen = {s["run"] for s in stages}
+            stages += [s for s in json.loads(card.read_text())["training"]["stages"][::-1] if s["run"] not in seen]
     return stages[::-1]
 
 
