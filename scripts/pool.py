@@ -57,17 +57,26 @@ def label_roles(labels_csv: Path) -> dict[str, tuple[str, str]]:
                 for r in csv.DictReader(fh)}
 
 
-def split_cache(cache: Path, labels_csv: Path) -> dict[str, int]:
-    """Write pool-<role>.csv for a cache prepared from labels.csv's videos; returns the crop count per role."""
+def cache_rows(cache: Path, labels_csv: Path) -> list[dict]:
+    """The manifest rows of a cache prepared from labels.csv's videos, in manifest order, with absolute paths
+    and each row's `role` and `group` (its source file's, from labels.csv)."""
     roles = label_roles(labels_csv)
     with open(cache / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    by_role: dict[str, list[dict]] = {r: [] for r in ROLES}
+    out = []
     for row in rows:
         role_, group = roles[str(Path(row["source"]).resolve())]
-        rel = str(Path(row["source"]).resolve().relative_to(labels_csv.parent.resolve()))
-        by_role[role_].append(dict(row, path=str((cache / row["path"]).resolve()), group=group, role=role_,
-                                   split=role_, source=rel))
+        out.append(dict(row, path=str((cache / row["path"]).resolve()), group=group, role=role_))
+    return out
+
+
+def split_cache(cache: Path, labels_csv: Path) -> dict[str, int]:
+    """Write pool-<role>.csv for a cache prepared from labels.csv's videos; returns the crop count per role."""
+    root = labels_csv.parent.resolve()
+    by_role: dict[str, list[dict]] = {r: [] for r in ROLES}
+    for row in cache_rows(cache, labels_csv):
+        rel = str(Path(row["source"]).resolve().relative_to(root))
+        by_role[row["role"]].append(dict(row, split=row["role"], source=rel))
     for role_, items in by_role.items():
         if items:
             with open(cache.parent / f"pool-{cache.name}-{role_}.csv", "w", newline="") as fh:

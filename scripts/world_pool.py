@@ -22,20 +22,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from pool import label_roles
+from pool import cache_rows
 
 WILD_TRAIN = {"Zejun-Yang/AniPortrait", "AhmadAFS1/MuseTalk", "pair8", "pair9"}
 COMPOSITES = {"Zejun-Yang/AniPortrait"}  # panels side by side: the rightmost face is the generated one
 REAL_REPEAT, WILD_REPEAT = 6, 3
 FIELDS = ("path", "label", "group", "split", "landmarks", "dataset", "method", "video", "track")
-
-
-def cache_rows(cache: Path) -> list[dict]:
-    with open(cache / "manifest.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["path"] = str((cache / r["path"]).resolve())
-    return rows
 
 
 def rightmost_tracks(rows: list[dict]) -> set[tuple[str, str]]:
@@ -52,13 +44,9 @@ def rightmost_tracks(rows: list[dict]) -> set[tuple[str, str]]:
 
 
 def wild_and_people(caches: list[Path], labels_csv: Path) -> list[dict]:
-    roles = label_roles(labels_csv)
     out = []
     for cache in caches:
-        rows = []
-        for r in cache_rows(cache):
-            role, group = roles[str(Path(r["source"]).resolve())]
-            rows.append(dict(r, role=role, group=group))
+        rows = cache_rows(cache, labels_csv)
         keep = rightmost_tracks([r for r in rows if r["group"] in COMPOSITES])
         for r in rows:
             if "/videos/real-people/" in r["source"] and r["role"] == "train":
