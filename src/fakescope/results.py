@@ -6,12 +6,13 @@ within a version.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from fakescope.filelist import FileList
 
 if TYPE_CHECKING:
     from fakescope.provenance import Provenance
@@ -119,37 +120,15 @@ class FileResult:
 
 
 @dataclass
-class ScanResult:
+class ScanResult(FileList[FileResult]):
     files: list[FileResult]
     model: str
     settings: dict = field(default_factory=dict)
     version: str = ""
 
-    def __iter__(self):
-        return iter(self.files)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> FileResult:
-        return self.files[i]
-
-    @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.files)
-
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, "fakescope_version": self.version, "model": self.model,
                 "settings": self.settings, "files": [f.to_dict() for f in self.files]}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def save_json(self, path: str | Path) -> Path:
-        """What `fakescope scan --out FILE` writes."""
-        path = Path(path)
-        path.write_text(self.to_json() + "\n")
-        return path
 
     def save_html(self, path: str | Path) -> Path:
         """What `fakescope scan --report FILE` writes: a self-contained HTML report. Its heatmaps are the

@@ -7,13 +7,13 @@ of anything: most genuine files carry none.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fakescope.errors import FakescopeError, MediaError
+from fakescope.filelist import FileList
 from fakescope.provenance.credentials import (
     ABSENT,
     INVALID,
@@ -206,36 +206,15 @@ class InspectedFile:
 
 
 @dataclass
-class InspectResult:
+class InspectResult(FileList[InspectedFile]):
     """What `fakescope inspect` returns: prints itself, becomes JSON (schema `fakescope.inspect/1`)."""
 
     files: list[InspectedFile]
     version: str = ""
 
-    def __iter__(self):
-        return iter(self.files)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> InspectedFile:
-        return self.files[i]
-
-    @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.files)
-
     def to_dict(self) -> dict:
         return {"schema": INSPECT_SCHEMA, "fakescope_version": self.version,
                 "files": [asdict(f) for f in self.files]}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
-
-    def save_json(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json() + "\n")
-        return path
 
     def __str__(self) -> str:
         return "\n".join(str(f) for f in self.files)
