@@ -138,3 +138,19 @@ def test_calibrate_command_writes_a_model_that_says_what_it_was_calibrated_on(ti
     original = FaceClassifier.load(tiny_model_path)
     np.testing.assert_allclose(clf.logits(np.zeros((1, 128, 128, 3), np.uint8)),
                                original.logits(np.zeros((1, 128, 128, 3), np.uint8)), atol=1e-5)
+
+
+def test_calibrate_mirror_scores_the_pool_as_the_calibrated_copy_will(tiny_model_path, tmp_path):
+    rows = [(f"{label}/{v}-{k}.png", label, f"{label}{v}", 0, "0 0 100 100")
+            for label in ("real", "fake") for v in range(6) for k in range(2)]
+    csv_path = _write_csv(tmp_path, rows)
+    outs = {m: tmp_path / f"{m}.safetensors" for m in ("plain", "mirror")}
+    assert main(["calibrate", str(tiny_model_path), str(csv_path), "--out", str(outs["plain"])]) == 0
+    assert main(["calibrate", str(tiny_model_path), str(csv_path), "--out", str(outs["mirror"]), "--mirror"]) == 0
+    plain, mirror = (FaceClassifier.load(outs[m]) for m in ("plain", "mirror"))
+    assert not plain.config.mirror and mirror.config.mirror
+    crop = np.random.default_rng(1).integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
+    np.testing.assert_allclose(mirror.logits(crop), (plain.logits(crop) + plain.logits(crop[:, :, ::-1])) / 2,
+                               atol=1e-4)
+    assert main(["calibrate", str(outs["mirror"]), str(csv_path), "--out", str(tmp_path / "kept.safetensors")]) == 0
+    assert FaceClassifier.load(tmp_path / "kept.safetensors").config.mirror  # kept unless told otherwise

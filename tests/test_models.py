@@ -78,6 +78,20 @@ def test_onnx_and_torch_backends_agree(tiny_model_path: Path, crops: np.ndarray)
     np.testing.assert_allclose(onnx.predict(crops, batch_size=4), torch_.predict(crops), atol=1e-4)
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_mirror_averages_each_crop_with_its_mirror_image(tiny_model_path: Path, crops: np.ndarray,
+                                                         backend: str) -> None:
+    """The fixture's last three crops are the first three mirrored: with `mirror` a crop and its mirror score
+    the same, the mean of the two plain scores, and a batch boundary between them changes nothing."""
+    plain = load_classifier(tiny_model_path, backend=backend)
+    mirrored = load_classifier(tiny_model_path, backend=backend)
+    mirrored.config.mirror = True
+    z, zm = plain.logits(crops), mirrored.logits(crops, batch_size=4)
+    assert not np.allclose(z[:3], z[3:], atol=1e-4)  # the model itself is not mirror-symmetric
+    np.testing.assert_allclose(zm[:3], zm[3:], atol=1e-4)
+    np.testing.assert_allclose(zm[:3], (z[:3] + z[3:]) / 2, atol=1e-4)
+
+
 def test_predict_applies_the_temperature(classifier: FaceClassifier, crops: np.ndarray) -> None:
     z = classifier.logits(crops)
     np.testing.assert_allclose(classifier.predict(crops), 1 / (1 + np.exp(-z / 1.7)), atol=1e-6)

@@ -73,7 +73,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibration import calibrate_model
 
     cal, path = calibrate_model(args.model, args.source, args.out, prefix=args.only, half=args.half,
-                                max_false_fake=args.max_false_fake, max_uncertain=args.max_uncertain)
+                                max_false_fake=args.max_false_fake, max_uncertain=args.max_uncertain,
+                                mirror=args.mirror)
     print(f"temperature {cal.temperature:.4f}, threshold {cal.threshold:.4f}, "
           f"UNCERTAIN from {cal.uncertain_from:.4f}")
     for source, row in cal.sources.items():
@@ -461,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-uncertain", type=float, default=MAX_UNCERTAIN, metavar="SHARE",
                    help=f"share of genuine videos any one source may have left UNCERTAIN (default {MAX_UNCERTAIN})")
     p.add_argument("--half", action="store_true", help="store the weights in fp16 (as the bundled model)")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                   help="score each crop and its mirror image and average the logits (test-time augmentation, "
+                   "twice the classifier's time), from now on in the calibrated copy (default: as the model is)")
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("eda", help="look for shortcuts in labelled crops (size, JPEG quality, framing)")

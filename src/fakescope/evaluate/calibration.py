@@ -189,14 +189,18 @@ def pool_videos(items: Sequence[CropItem], logits: np.ndarray) -> list[PoolVideo
 
 def calibrate_model(model: str, sources: Sequence[str], out: str, prefix: Sequence[str] | None = None,
                     max_false_fake: float = MAX_FALSE_FAKE, max_uncertain: float = MAX_UNCERTAIN,
-                    half: bool = False) -> tuple[Calibration, str]:
+                    half: bool = False, mirror: bool | None = None) -> tuple[Calibration, str]:
     """`fakescope calibrate`: score the pool (crop caches or CSVs), choose temperature, threshold and band,
-    and write a copy of the model that carries them and says what they were chosen on."""
+    and write a copy of the model that carries them and says what they were chosen on. `mirror` sets the
+    model's test-time mirroring (None: as it is) before anything is scored: the scores calibrated are the
+    scores the copy will give."""
     from fakescope.data import read_crops
     from fakescope.evaluate.scoring import crop_logits
     from fakescope.models import FaceClassifier
 
     clf = FaceClassifier.load(model)
+    if mirror is not None:
+        clf.config.mirror = mirror
     videos, pool = [], []
     for source in sources:
         items = read_crops(source, prefix=prefix)

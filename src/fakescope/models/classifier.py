@@ -53,6 +53,9 @@ class ModelConfig:
     # Side of the square crop relative to the detector's face box; training crops must match it. A
     # checkpoint without the field was trained on crops cut with the trainer's default, which is this one.
     crop_margin: float = CROP_MARGIN
+    # Test-time augmentation: each crop's logit is the mean of its own and its mirror image's. A face and its
+    # mirror are equally genuine or fake; the mean of two views is a steadier score for twice the compute.
+    mirror: bool = False
     name: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -91,6 +94,8 @@ class ModelConfig:
         if self.uncertain_from is not None and not (
                 number(self.uncertain_from) and number(self.threshold) and 0 <= self.uncertain_from <= self.threshold):
             out.append(f"uncertain_from must be between 0 and the threshold, got {self.uncertain_from!r}")
+        if not isinstance(self.mirror, bool):
+            out.append(f"mirror must be true or false, got {self.mirror!r}")
         if not (number(self.crop_margin) and 0 < self.crop_margin <= 10):
             out.append(f"crop_margin must be above 0 (a crop side per face box side), got {self.crop_margin!r}")
         return out
@@ -205,6 +210,8 @@ class FaceClassifier:
         return (x - self._mean) / self._std
 
     def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Raw logits (before the temperature), one a crop: with `config.mirror`, the mean of the crop's and
+        its mirror image's."""
         if len(crops) == 0:
             return np.zeros(0, np.float32)
         size = self.config.input_size
@@ -213,13 +220,16 @@ class FaceClassifier:
         out = []
         for i in range(0, len(crops), batch_size):
             x = self.preprocess(crops[i:i + batch_size])
+            if self.config.mirror:  # both views in one batch; the halves are averaged below
+                x = np.concatenate([x, np.ascontiguousarray(x[..., ::-1])])
             if self.backend == "onnx":
-                out.append(self._onnx_session().run(None, {"input": x})[0].reshape(-1))
+                z = self._onnx_session().run(None, {"input": x})[0].reshape(-1)
             else:
                 import torch
 
                 with torch.inference_mode():
-                    out.append(self.module(torch.from_numpy(x).to(self.device)).float().reshape(-1).cpu().numpy())
+                    z = self.module(torch.from_numpy(x).to(self.device)).float().reshape(-1).cpu().numpy()
+            out.append(z.reshape(2, -1).mean(0) if self.config.mirror else z)
         return np.concatenate(out)
 
     def predict(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
