@@ -271,6 +271,7 @@ def check_scan_json(text: str) -> dict:
     settings = doc["settings"]
     assert {"num_frames", "fps", "threshold", "aggregate", "detector", "input_size"} <= set(settings)
     assert 0 <= settings["threshold"] <= 1
+    assert isinstance(settings.get("mirror", False), bool)
     for f in doc["files"]:
         assert {"path", "verdict", "probability", "threshold", "kind", "width", "height", "duration", "fps",
                 "frames_sampled", "persons", "error", "model", "timings"} <= set(f)

@@ -182,7 +182,7 @@ class Scanner:
         """The knobs a result was made with, recorded beside it, by the names the CLI and API take."""
         return {"num_frames": self.options.num_frames, "fps": self.options.fps, "threshold": self.threshold,
                 "aggregate": self.options.aggregate, "detector": self.options.detector,
-                "input_size": self.classifier.config.input_size}
+                "input_size": self.classifier.config.input_size, "mirror": self.classifier.config.mirror}
 
     def wrap(self, files: list[FileResult]) -> ScanResult:
         """A ScanResult for files scanned one by one with `scan_file` (as the web server does)."""
