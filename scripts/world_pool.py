@@ -12,13 +12,18 @@ Composite clips: the README of ../shared/data says AniPortrait's left panel is t
 (and the middle one of its 3-panel clips the driving video); only the rightmost face track of a composite
 is the generated face, so only it is labelled fake here.
 
-    python scripts/world_pool.py RUNS LABELS_CSV
+    python scripts/world_pool.py RUNS LABELS_CSV [--frames N]
+
+`--frames N` (default 16, v4's) reads the crops of today's generators and of the real-people clips from
+caches cut at N frames a clip (RUNS/videosN, RUNS/degN-real-people, RUNS/degN-wild; 16 reads videos16 and
+deg-*) and repeats them 16/N as often, so each class gets as many views from more distinct frames; it
+writes world-trainN.csv (16: world-train.csv).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -43,33 +48,37 @@ def rightmost_tracks(rows: list[dict]) -> set[tuple[str, str]]:
     return {(video, track) for video, (_, track) in best.items()}
 
 
-def wild_and_people(caches: list[Path], labels_csv: Path) -> list[dict]:
+def wild_and_people(caches: list[Path], labels_csv: Path, frames: int = 16) -> list[dict]:
+    real_repeat, wild_repeat = (max(1, round(r * 16 / frames)) for r in (REAL_REPEAT, WILD_REPEAT))
     out = []
     for cache in caches:
         rows = cache_rows(cache, labels_csv)
         keep = rightmost_tracks([r for r in rows if r["group"] in COMPOSITES])
         for r in rows:
             if "/videos/real-people/" in r["source"] and r["role"] == "train":
-                out += [dict(r, split="train")] * REAL_REPEAT
+                out += [dict(r, split="train")] * real_repeat
             elif r["group"] in WILD_TRAIN and (r["group"] not in COMPOSITES or (r["video"], r["track"]) in keep):
-                out += [dict(r, split="train")] * WILD_REPEAT
+                out += [dict(r, split="train")] * wild_repeat
     return out
 
 
-def main(runs: Path, labels_csv: Path) -> None:
+def main(runs: Path, labels_csv: Path, frames: int = 16) -> None:
     root = labels_csv.parent
     with open(labels_csv, newline="") as fh:
         dfdc = [dict(r, path=str((root / r["path"]).resolve())) for r in csv.DictReader(fh)
                 if r["path"].startswith("dfdc-faces/")]
-    extra = wild_and_people([runs / "videos16", runs / "deg-real-people", runs / "deg-wild"], labels_csv)
-    with open(runs / "world-train.csv", "w", newline="") as fh:
+    deg = "deg-" if frames == 16 else f"deg{frames}-"
+    extra = wild_and_people([runs / f"videos{frames}", runs / f"{deg}real-people", runs / f"{deg}wild"], labels_csv,
+                            frames)
+    train_csv = runs / ("world-train.csv" if frames == 16 else f"world-train{frames}.csv")
+    with open(train_csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, FIELDS, extrasaction="ignore")
         w.writeheader()
         w.writerows(dfdc + extra)
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for r in extra:
         counts[(r["group"] if r["label"] == "fake" else "real-people", r["label"])] += 1
-    print(f"world-train.csv: {len(dfdc)} DFDC crops, then (group, label): crop views")
+    print(f"{train_csv.name}: {len(dfdc)} DFDC crops, then (group, label): crop views")
     for k, n in sorted(counts.items()):
         print(f"  {k}: {n}")
     with open(runs / "pool-videos16-calib.csv", newline="") as fh:
@@ -83,4 +92,9 @@ def main(runs: Path, labels_csv: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", type=Path)
+    ap.add_argument("labels", type=Path)
+    ap.add_argument("--frames", type=int, default=16, help="frames a clip of the caches read (default 16)")
+    args = ap.parse_args()
+    main(args.runs, args.labels, args.frames)
