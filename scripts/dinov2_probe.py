@@ -68,8 +68,9 @@ def main() -> None:
     module = create_model(ARCH, pretrained=True, input_size=args.input_size).eval()
     clf = FaceClassifier(module, ModelConfig.from_module(ARCH, module, crop_margin=CROP_MARGIN), backend="torch")
     cache = args.out.with_suffix(".features.npz")
-    if cache.is_file() and len(np.load(cache)["y"]) == len(y):
-        x = np.load(cache)["x"]
+    cached = np.load(cache) if cache.is_file() else None
+    if cached is not None and np.array_equal(cached["y"], y):  # the same rows' labels: the same run's features
+        x = cached["x"]
     else:
         start = time.time()
         x = pooled_features(module, clf, items)

@@ -31,7 +31,8 @@ from pool import cache_rows
 
 WILD_TRAIN = {"Zejun-Yang/AniPortrait", "AhmadAFS1/MuseTalk", "pair8", "pair9"}
 COMPOSITES = {"Zejun-Yang/AniPortrait"}  # panels side by side: the rightmost face is the generated one
-REAL_REPEAT, WILD_REPEAT = 6, 3
+REAL_REPEAT, WILD_REPEAT = 6, 3  # at BASE_FRAMES frames a clip
+BASE_FRAMES = 16  # v4's caches: videos16, deg-real-people, deg-wild, and world-train.csv
 FIELDS = ("path", "label", "group", "split", "landmarks", "dataset", "method", "video", "track")
 
 
@@ -48,8 +49,8 @@ def rightmost_tracks(rows: list[dict]) -> set[tuple[str, str]]:
     return {(video, track) for video, (_, track) in best.items()}
 
 
-def wild_and_people(caches: list[Path], labels_csv: Path, frames: int = 16) -> list[dict]:
-    real_repeat, wild_repeat = (max(1, round(r * 16 / frames)) for r in (REAL_REPEAT, WILD_REPEAT))
+def wild_and_people(caches: list[Path], labels_csv: Path, frames: int = BASE_FRAMES) -> list[dict]:
+    real_repeat, wild_repeat = (max(1, round(r * BASE_FRAMES / frames)) for r in (REAL_REPEAT, WILD_REPEAT))
     out = []
     for cache in caches:
         rows = cache_rows(cache, labels_csv)
@@ -62,15 +63,16 @@ def wild_and_people(caches: list[Path], labels_csv: Path, frames: int = 16) -> l
     return out
 
 
-def main(runs: Path, labels_csv: Path, frames: int = 16) -> None:
+def main(runs: Path, labels_csv: Path, frames: int = BASE_FRAMES) -> None:
     root = labels_csv.parent
     with open(labels_csv, newline="") as fh:
         dfdc = [dict(r, path=str((root / r["path"]).resolve())) for r in csv.DictReader(fh)
                 if r["path"].startswith("dfdc-faces/")]
-    deg = "deg-" if frames == 16 else f"deg{frames}-"
+    base = frames == BASE_FRAMES
+    deg = "deg-" if base else f"deg{frames}-"
     extra = wild_and_people([runs / f"videos{frames}", runs / f"{deg}real-people", runs / f"{deg}wild"], labels_csv,
                             frames)
-    train_csv = runs / ("world-train.csv" if frames == 16 else f"world-train{frames}.csv")
+    train_csv = runs / ("world-train.csv" if base else f"world-train{frames}.csv")
     with open(train_csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, FIELDS, extrasaction="ignore")
         w.writeheader()
@@ -95,6 +97,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", type=Path)
     ap.add_argument("labels", type=Path)
-    ap.add_argument("--frames", type=int, default=16, help="frames a clip of the caches read (default 16)")
+    ap.add_argument("--frames", type=int, default=BASE_FRAMES,
+                    help=f"frames a clip of the caches read (default {BASE_FRAMES})")
     args = ap.parse_args()
     main(args.runs, args.labels, args.frames)
