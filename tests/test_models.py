@@ -8,7 +8,7 @@ import json
 import os
 import pickle
 import struct
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -76,6 +76,17 @@ def test_onnx_and_torch_backends_agree(tiny_model_path: Path, crops: np.ndarray)
     assert onnx.backend == "onnx" and torch_.backend == "torch"
     np.testing.assert_allclose(onnx.logits(crops), torch_.logits(crops), atol=1e-3)
     np.testing.assert_allclose(onnx.predict(crops, batch_size=4), torch_.predict(crops), atol=1e-4)
+
+
+def test_a_recalibrated_copy_reuses_the_exported_graph(tiny_model_path: Path, tmp_path: Path) -> None:
+    """The ONNX cache is keyed by what the graph holds: the same weights with another temperature, threshold,
+    band or mirror share one export; another input size does not."""
+    clf = FaceClassifier.load(tiny_model_path, backend="torch")
+    recal = replace(clf.config, temperature=3.0, threshold=0.9, uncertain_from=0.8, mirror=True)
+    copy = FaceClassifier.load(FaceClassifier(clf.module, recal).save(tmp_path / "recal.safetensors"),
+                               backend="torch")
+    assert copy.config.threshold == 0.9 and copy._onnx_path() == clf._onnx_path()
+    assert FaceClassifier(clf.module, replace(clf.config, input_size=160))._onnx_path() != clf._onnx_path()
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])

@@ -287,8 +287,10 @@ class FaceClassifier:
 
     def _onnx_path(self) -> Path:
         """Where the graph of these weights is cached: named by a digest of the weights (in name order, as
-        the network holds them: floats as float32) and the config. Before the torch network is built, the
-        same values are read from the checkpoint with numpy, so a torch-free load finds the same file."""
+        the network holds them: floats as float32) and of what shapes the graph (architecture, input size).
+        The rest of the config (temperature, threshold, band, mirror, normalisation) acts outside the graph,
+        so a recalibrated copy of a model reuses its graph. Before the torch network is built, the same
+        values are read from the checkpoint with numpy, so a torch-free load finds the same file."""
         if self._module is not None:
             tensors = ((k, v.detach().cpu().numpy()) for k, v in self._module.state_dict().items())
         else:
@@ -297,7 +299,7 @@ class FaceClassifier:
         for k, v in sorted(tensors, key=lambda kv: kv[0]):
             digest.update(k.encode())
             digest.update(np.ascontiguousarray(v).tobytes())
-        digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
+        digest.update(json.dumps([self.config.arch, self.config.input_size]).encode())
         return _cache_dir() / "onnx" / f"{self.config.arch}-{digest.hexdigest()[:16]}.onnx"
 
     def _cached_onnx(self) -> Path:
