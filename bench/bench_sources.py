@@ -2,7 +2,7 @@
 and as it reaches users (480p, grayscale, CRF 35 re-encodes).
 
     python bench/bench_sources.py MODEL [MODEL ...] [--role test] [--variants original,480p,gray,crf35]
-        [--data ../shared/data] [--runs ~/.cache/fakescope-runs] [--json OUT]
+        [--data ../shared/data] [--runs ~/.cache/fakescope-runs] [--json OUT] [--exclude-trained CSV ...]
 
 Roles come from scripts/pool.py (train / calib / test, by group; test was never trained or calibrated on).
 Videos are cut into faces once per variant with `fakescope prepare` (scan's own detector, tracker and crop
@@ -16,6 +16,10 @@ Printed per model and variant, for each source (a real source: its own genuine v
 fakes, or all the role's fakes when it has none) and each fake method (against all genuine videos of its
 dataset): video AUC, genuine videos called FAKE and UNCERTAIN, fakes caught (FAKE) and UNCERTAIN.
 Figures on a few dozen videos move by whole videos: the n is printed beside each.
+
+`--exclude-trained CSV` leaves out of the role every group that a training CSV holds (a candidate that
+trained on some test groups, scripts/world_pool.py --add-groups), for every model compared, so all are
+judged on footage none of them saw.
 """
 
 from __future__ import annotations
@@ -178,6 +182,15 @@ def ship_figures(variants: dict[str, list[dict]]) -> dict:
                                    for v, rows in variants.items()}}
 
 
+def trained_groups(csvs: list[Path]) -> set[str]:
+    """The groups of the rows of training CSVs (DFDC videos have none: an empty group names nothing)."""
+    groups: set[str] = set()
+    for path in csvs:
+        with open(path, newline="") as fh:
+            groups |= {r["group"] for r in csv.DictReader(fh) if r.get("group")}
+    return groups
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+")
@@ -186,13 +199,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--runs", type=Path, default=Path.home() / ".cache" / "fakescope-runs")
     ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument("--exclude-trained", type=Path, nargs="+", default=[], metavar="CSV",
+                    help="leave out every group these training CSVs hold")
     args = ap.parse_args()
     if not (args.data / "labels.csv").exists():
         print(f"skipped: {args.data} is not here")
         return
     args.runs.mkdir(parents=True, exist_ok=True)
     caches = {v: variant_cache(v, args.data, args.runs, {args.role}) for v in args.variants.split(",")}
+    excluded = trained_groups(args.exclude_trained)
     ffpp = read_crops(args.data / "labels.csv", prefix="ffpp-faces/") if args.role == "test" else []
+    ffpp = [it for it in ffpp if it.group not in excluded]
     out: dict = {}
     for name in args.models:
         clf = FaceClassifier.load(name)
@@ -202,7 +219,8 @@ def main() -> None:
               f"{cfg.temperature:.3f}; role {args.role}")
         out[name] = {}
         for variant, (cache, _) in caches.items():
-            items = read_crops(args.runs / f"pool-{cache.name}-{args.role}.csv")
+            items = [it for it in read_crops(args.runs / f"pool-{cache.name}-{args.role}.csv")
+                     if it.group not in excluded]
             videos = pool_videos(items, crop_logits(clf, items))
             probs, verdict = verdicts(videos, clf)
             rows = table(videos, probs, verdict)
