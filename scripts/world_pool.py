@@ -69,8 +69,12 @@ def wild_and_people(caches: list[Path], labels_csv: Path, frames: int = BASE_FRA
                 picked.append((r, True))
             elif r["group"] in wild_train and (r["group"] not in COMPOSITES or (r["video"], r["track"]) in keep):
                 picked.append((r, False))
-    clips = {label: len({r["source"] for r, _ in picked if r["label"] == label}) for label in ("real", "fake")}
-    real_repeat = max(1, round(clips["fake"] * wild_repeat / max(clips["real"], 1)))
+    def clips(people: bool, label: str) -> int:
+        return len({r["source"] for r, p in picked if p == people and r["label"] == label})
+
+    # A moved group's own genuine clips count with its fakes; the real-people clips make up the rest.
+    missing = (clips(False, "fake") - clips(False, "real")) * wild_repeat
+    real_repeat = max(1, round(missing / max(clips(True, "real"), 1)))
     return [dict(r, split="train") for r, people in picked for _ in range(real_repeat if people else wild_repeat)]
 
 
