@@ -24,6 +24,7 @@ from fakescope.evaluate.calibration import (
     video_probability,
 )
 from fakescope.models import FaceClassifier
+from fakescope.models.classifier import temperature_scaled
 
 
 def test_threshold_keeps_every_source_under_the_limit() -> None:
@@ -79,6 +80,25 @@ def test_calibrate_reports_each_source_at_the_chosen_point() -> None:
     for row in cal.sources.values():
         assert row["genuine_fake_share"] <= 0.05 and row["genuine_uncertain_share"] <= 0.1
     assert cal.sources["talking"] == {**cal.sources["talking"], "genuine": 20, "fake": 0}
+
+
+def test_per_frame_holds_the_threshold_for_genuine_frames_judged_alone() -> None:
+    """Genuine clips whose frames swing widely around a low mean: every clip's mean passes, but single frames
+    (a still image) would be called FAKE. With `per_frame` the threshold rises until at most the limit of
+    those frames is FAKE; the one-frame source adds no frame rows of its own."""
+    rng = np.random.default_rng(4)
+    videos = [PoolVideo(0, "talking", [rng.normal(-1.0, 2.5, 16)]) for _ in range(30)]
+    videos += [PoolVideo(1, "talking", [rng.normal(1.5, 2.5, 16)]) for _ in range(30)]
+    videos += [PoolVideo(label, "dfdc", [rng.normal(3 * label - 1.5, 1, 1)]) for label in (0, 1) for _ in range(200)]
+    by_video = calibrate(videos, max_false_fake=0.02, max_uncertain=0.05)
+    both = calibrate(videos, max_false_fake=0.02, max_uncertain=0.05, per_frame=True)
+    assert by_video.temperature == both.temperature and both.threshold > by_video.threshold
+    frames = np.concatenate([temperature_scaled(v.track_logits[0], both.temperature) for v in videos
+                             if v.source == "talking" and v.label == 0])
+    assert np.mean(frames >= by_video.threshold) > 0.02 >= np.mean(frames >= both.threshold)
+    row = both.sources["talking (frames)"]
+    assert row["unit"] == "frames" and row["genuine"] == 480 and row["genuine_fake_share"] <= 0.02
+    assert "dfdc (frames)" not in both.sources and "talking (frames)" not in by_video.sources
 
 
 def test_calibrate_warns_when_the_pool_says_not_to_trust_the_model() -> None:
@@ -138,6 +158,10 @@ def test_calibrate_command_writes_a_model_that_says_what_it_was_calibrated_on(ti
     original = FaceClassifier.load(tiny_model_path)
     np.testing.assert_allclose(clf.logits(np.zeros((1, 128, 128, 3), np.uint8)),
                                original.logits(np.zeros((1, 128, 128, 3), np.uint8)), atol=1e-5)
+    # --per-frame: each source's genuine frames are held to the limits too, and reported as such
+    assert main(["calibrate", str(tiny_model_path), str(csv_path), "--out", str(out), "--per-frame"]) == 0
+    assert "set (frames): 12 genuine / 0 fake frames; " in capsys.readouterr().out
+    assert FaceClassifier.load(out).config.extra["calibration"]["level"] == "video+frames"
 
 
 def test_calibrate_mirror_scores_the_pool_as_the_calibrated_copy_will(tiny_model_path, tmp_path):

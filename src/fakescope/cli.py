@@ -74,13 +74,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     cal, path = calibrate_model(args.model, args.source, args.out, prefix=args.only, half=args.half,
                                 max_false_fake=args.max_false_fake, max_uncertain=args.max_uncertain,
-                                mirror=args.mirror)
+                                mirror=args.mirror, per_frame=args.per_frame)
     print(f"temperature {cal.temperature:.4f}, threshold {cal.threshold:.4f}, "
           f"UNCERTAIN from {cal.uncertain_from:.4f}")
     for source, row in cal.sources.items():
         shares = ", ".join(f"{k} {v:.1%}" for k, v in row.items() if k.endswith("_share"))
         auc = f"video AUC {row['auc']:.3f}; " if "auc" in row else ""
-        print(f"  {source}: {row['genuine']} genuine / {row['fake']} fake videos; {auc}{shares}")
+        print(f"  {source}: {row['genuine']} genuine / {row['fake']} fake {row['unit']}; {auc}{shares}")
     for warning in cal.warnings:
         print(f"warning: {warning}")
     print(f"calibrated model written to {path}")
@@ -465,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction,
                    help="score each crop and its mirror image and average the logits (test-time augmentation, "
                    "twice the classifier's time), from now on in the calibrated copy (default: as the model is)")
+    p.add_argument("--per-frame", action="store_true",
+                   help="hold the FAKE and UNCERTAIN limits on every source's genuine frames too, not only on its "
+                   "videos: a still image is judged as one frame")
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("eda", help="look for shortcuts in labelled crops (size, JPEG quality, framing)")

@@ -10,6 +10,10 @@ average. Below it, the UNCERTAIN band reaches down as far as it can while no sou
 `max_uncertain` of its genuine videos there: fakes that score there are not called REAL, and a genuine
 video is seldom left without an answer.
 
+A still image is judged as one frame, and one frame is noisier than a person's mean over a clip: with
+`per_frame`, every genuine frame of a source's clips counts as well, as a source of its own ("<source>
+(frames)"), so the threshold and the band also hold for faces judged alone.
+
 The pool can also say that a model should not be trusted: a source whose genuine videos outscore its fakes
 (video AUC below 0.5) is ranked backwards, and a temperature at the end of its search range means the log
 loss only falls as the scores are flattened towards 0.5, so the probabilities users read will carry little.
@@ -108,6 +112,18 @@ def _reals_by_source(videos: Sequence[PoolVideo], probs: np.ndarray) -> dict[str
     return {s: np.asarray(p) for s, p in out.items()}
 
 
+def _genuine_frames(videos: Sequence[PoolVideo], temperature: float) -> dict[str, np.ndarray]:
+    """Each clip source's genuine frames, one probability a frame (sources of one-frame videos have none:
+    their videos are frames already)."""
+    out: dict[str, list[float]] = defaultdict(list)
+    clips = {v.source for v in videos if sum(len(z) for z in v.track_logits) > 1}
+    for v in videos:
+        if v.label == 0 and v.source in clips:
+            for z in v.track_logits:
+                out[f"{v.source} (frames)"] += temperature_scaled(z, temperature).tolist()
+    return {s: np.asarray(p) for s, p in out.items()}
+
+
 def _just_above(values: np.ndarray) -> np.ndarray:
     return np.nextafter(values, np.inf)
 
@@ -136,18 +152,19 @@ def choose_band(reals: dict[str, np.ndarray], threshold: float, max_uncertain: f
 
 
 def calibrate(videos: Sequence[PoolVideo], max_false_fake: float = MAX_FALSE_FAKE,
-              max_uncertain: float = MAX_UNCERTAIN) -> Calibration:
+              max_uncertain: float = MAX_UNCERTAIN, per_frame: bool = False) -> Calibration:
     """Temperature, threshold and band for a pool; see the module docstring for the rules."""
     temperature = fit_video_temperature(videos)
     probs = np.array([video_probability(v, temperature) for v in videos])
-    reals = _reals_by_source(videos, probs)
+    frames = _genuine_frames(videos, temperature) if per_frame else {}
+    reals = {**_reals_by_source(videos, probs), **frames}
     threshold = choose_threshold(reals, max_false_fake)
     uncertain_from = choose_band(reals, threshold, max_uncertain)
     sources: dict[str, dict] = {}
     for s in sorted({v.source for v in videos}):
         keep = np.array([v.source == s for v in videos])
         y, p = np.array([v.label for v in videos])[keep], probs[keep]
-        row = {"genuine": int((y == 0).sum()), "fake": int((y == 1).sum())}
+        row = {"unit": "videos", "genuine": int((y == 0).sum()), "fake": int((y == 1).sum())}
         if row["genuine"] and row["fake"]:
             row["auc"] = roc_auc(y, p)
         for name, side in (("genuine", 0), ("fake", 1)):
@@ -156,6 +173,10 @@ def calibrate(videos: Sequence[PoolVideo], max_false_fake: float = MAX_FALSE_FAK
                 row[f"{name}_fake_share"] = float(np.mean(q >= threshold))
                 row[f"{name}_uncertain_share"] = float(np.mean((q >= uncertain_from) & (q < threshold)))
         sources[s] = row
+    for s, q in frames.items():
+        sources[s] = {"unit": "frames", "genuine": len(q), "fake": 0,
+                      "genuine_fake_share": float(np.mean(q >= threshold)),
+                      "genuine_uncertain_share": float(np.mean((q >= uncertain_from) & (q < threshold)))}
     return Calibration(temperature, threshold, uncertain_from, max_false_fake, max_uncertain, sources,
                        pool_warnings(temperature, sources))
 
@@ -189,11 +210,12 @@ def pool_videos(items: Sequence[CropItem], logits: np.ndarray) -> list[PoolVideo
 
 def calibrate_model(model: str, sources: Sequence[str], out: str, prefix: Sequence[str] | None = None,
                     max_false_fake: float = MAX_FALSE_FAKE, max_uncertain: float = MAX_UNCERTAIN,
-                    half: bool = False, mirror: bool | None = None) -> tuple[Calibration, str]:
+                    half: bool = False, mirror: bool | None = None,
+                    per_frame: bool = False) -> tuple[Calibration, str]:
     """`fakescope calibrate`: score the pool (crop caches or CSVs), choose temperature, threshold and band,
     and write a copy of the model that carries them and says what they were chosen on. `mirror` sets the
     model's test-time mirroring (None: as it is) before anything is scored: the scores calibrated are the
-    scores the copy will give."""
+    scores the copy will give. `per_frame`: the threshold and band hold for genuine frames too."""
     from fakescope.data import read_crops
     from fakescope.evaluate.scoring import crop_logits
     from fakescope.models import FaceClassifier
@@ -208,8 +230,9 @@ def calibrate_model(model: str, sources: Sequence[str], out: str, prefix: Sequen
             raise FakescopeError(f"{source}: no crops to calibrate on")
         videos += pool_videos(items, crop_logits(clf, items))
         pool.append({"source": str(source), "only": list(prefix or []), "crops": len(items)})
-    cal = calibrate(videos, max_false_fake, max_uncertain)
+    cal = calibrate(videos, max_false_fake, max_uncertain, per_frame)
     clf.config.temperature, clf.config.threshold = cal.temperature, cal.threshold
     clf.config.uncertain_from = cal.uncertain_from
-    clf.config.extra = dict(clf.config.extra, calibration=dict(cal.to_dict(), pool=pool, level="video"))
+    clf.config.extra = dict(clf.config.extra, calibration=dict(cal.to_dict(), pool=pool,
+                                                                level="video+frames" if per_frame else "video"))
     return cal, str(clf.save(out, half=half))
