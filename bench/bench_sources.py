@@ -80,17 +80,20 @@ def degraded_copy(src: Path, dst: Path, variant: str) -> None:
     tmp.rename(dst)
 
 
-def variant_cache(variant: str, data: Path, runs: Path, roles: set[str]) -> tuple[Path, Path]:
-    """(cache, labels.csv) of one variant's videos of `roles`, made on first use."""
+def variant_cache(variant: str, data: Path, runs: Path, role: str) -> tuple[Path, Path]:
+    """(cache, labels.csv) of one variant's videos of `role`, made on first use. The degraded copies are
+    shared between roles; each role has its own labels file and crop cache (the test role's keep the names
+    they always had)."""
     if variant == "original":
         labels, cache = data / "labels.csv", runs / "videos16"
         only = ["videos/"]
     else:
         root = runs / "degraded-videos" / variant
-        labels, cache = root / "labels.csv", runs / f"videos16-{variant}"
+        tag = "" if role == "test" else f"-{role}"
+        labels, cache = root / f"labels{tag}.csv", runs / f"videos16-{variant}{tag}"
         with open(data / "labels.csv", newline="") as fh:
             rows = [r for r in csv.DictReader(fh) if r["path"].startswith("videos/")
-                    and pool.role(r["path"], r["group"], r["split"]) in roles]
+                    and pool.role(r["path"], r["group"], r["split"]) == role]
         for i, r in enumerate(rows):
             print(f"\r{variant}: re-encoding {i + 1}/{len(rows)}", end="", file=sys.stderr, flush=True)
             degraded_copy(data / r["path"], root / r["path"], variant)
@@ -206,7 +209,7 @@ def main() -> None:
         print(f"skipped: {args.data} is not here")
         return
     args.runs.mkdir(parents=True, exist_ok=True)
-    caches = {v: variant_cache(v, args.data, args.runs, {args.role}) for v in args.variants.split(",")}
+    caches = {v: variant_cache(v, args.data, args.runs, args.role) for v in args.variants.split(",")}
     excluded = trained_groups(args.exclude_trained)
     ffpp = read_crops(args.data / "labels.csv", prefix="ffpp-faces/") if args.role == "test" else []
     ffpp = [it for it in ffpp if it.group not in excluded]
