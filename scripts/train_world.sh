@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Issue 8, candidate B: the shipped model fine-tuned with today's generators in the training set.
+# Issue 8, stage 4 (the shipped v4): v3 fine-tuned with today's generators in the training set.
 # scripts/world_pool.py writes the training CSV (DFDC crops; real-people train-role clips and the fakes-only
 # videos/wild calib groups, AniPortrait, MuseTalk and two lip-sync pairs, each clean and frame-degraded) and a
 # calib pool without the moved groups, then trains and calibrates. Needs $RUNS/videos16 and its pools
-# (scripts/train_degraded.sh makes them); makes the frame-degraded caches if they are missing.
-#   bash scripts/train_world.sh [--resume]
+# (scripts/train_degraded.sh makes them); makes the frame-degraded caches if they are missing. v3, the
+# starting point, is taken from git (commit 7850527) when $RUNS/v3.safetensors is missing.
+#   [SEED=6] [OUT=world] [ADD_GROUPS="GROUP ..."] [CALIBRATE_FLAGS=--per-frame] bash scripts/train_world.sh [--resume]
+# ADD_GROUPS moves more videos/wild groups into training (world_pool.py --add-groups); benchmark such a run
+# with `bench/bench_sources.py MODEL default --exclude-trained $RUNS/world-train-$OUT.csv`.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-$HOME/.cache/fakescope-runs}
+OUT=${OUT:-world}
 export OMP_WAIT_POLICY=PASSIVE
 for folder in real-people wild; do
   [ -d "$RUNS/deg-$folder" ] || fakescope prepare --format csv "$DATA/labels.csv" --only "videos/$folder/" \
     --frames 16 --degrade 1 --out "$RUNS/deg-$folder" -q
 done
-python "$(dirname "$0")/world_pool.py" "$RUNS" "$DATA/labels.csv"
-fakescope train "$RUNS/world-train.csv" --init default --pseudo-fakes 0.3 --degrade 0.5 \
-  --epochs 2 --patience 2 --lr 1e-4 --crop-margin 0.9 --seed 6 --out "$RUNS/world" "$@"
-fakescope calibrate "$RUNS/world/best.safetensors" "$RUNS/pool-dfdc-faces-calib.csv" "$RUNS/world-calib.csv" --half \
-  --out "$RUNS/cal-world.safetensors"
+[ -f "$RUNS/v3.safetensors" ] || git -C "$(dirname "$0")" show \
+  7850527:src/fakescope/models/weights/default.safetensors > "$RUNS/v3.safetensors"
+TRAIN_CSV=world-train.csv
+if [ -n "${ADD_GROUPS:-}" ]; then TRAIN_CSV=world-train-$OUT.csv; fi
+# shellcheck disable=SC2086  # ADD_GROUPS is a list of group names
+python "$(dirname "$0")/world_pool.py" "$RUNS" "$DATA/labels.csv" --out "$TRAIN_CSV" \
+  ${ADD_GROUPS:+--add-groups $ADD_GROUPS}
+fakescope train "$RUNS/$TRAIN_CSV" --init "$RUNS/v3.safetensors" --pseudo-fakes 0.3 --degrade 0.5 \
+  --epochs 2 --patience 2 --lr 1e-4 --crop-margin 0.9 --seed "${SEED:-6}" --out "$RUNS/$OUT" "$@"
+# shellcheck disable=SC2086
+fakescope calibrate "$RUNS/$OUT/best.safetensors" "$RUNS/pool-dfdc-faces-calib.csv" "$RUNS/world-calib.csv" --half \
+  ${CALIBRATE_FLAGS:-} --out "$RUNS/cal-$OUT.safetensors"
