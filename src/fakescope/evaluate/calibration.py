@@ -170,15 +170,19 @@ def calibrate(videos: Sequence[PoolVideo], max_false_fake: float = MAX_FALSE_FAK
         for name, side in (("genuine", 0), ("fake", 1)):
             q = p[y == side]
             if len(q):
-                row[f"{name}_fake_share"] = float(np.mean(q >= threshold))
-                row[f"{name}_uncertain_share"] = float(np.mean((q >= uncertain_from) & (q < threshold)))
+                row |= _shares(name, q, threshold, uncertain_from)
         sources[s] = row
     for s, q in frames.items():
         sources[s] = {"unit": "frames", "genuine": len(q), "fake": 0,
-                      "genuine_fake_share": float(np.mean(q >= threshold)),
-                      "genuine_uncertain_share": float(np.mean((q >= uncertain_from) & (q < threshold)))}
+                      **_shares("genuine", q, threshold, uncertain_from)}
     return Calibration(temperature, threshold, uncertain_from, max_false_fake, max_uncertain, sources,
                        pool_warnings(temperature, sources))
+
+
+def _shares(name: str, p: np.ndarray, threshold: float, uncertain_from: float) -> dict[str, float]:
+    """The share of `p` called FAKE and left UNCERTAIN at the chosen point, keyed as a source's row holds them."""
+    return {f"{name}_fake_share": float(np.mean(p >= threshold)),
+            f"{name}_uncertain_share": float(np.mean((p >= uncertain_from) & (p < threshold)))}
 
 
 def pool_warnings(temperature: float, sources: dict[str, dict]) -> list[str]:
