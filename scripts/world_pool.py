@@ -22,7 +22,8 @@ writes world-trainN.csv (16: world-train.csv).
 `--add-groups` moves more `videos/wild` groups into training (and out of the calib pool, should they be
 there); `bench/bench_sources.py --exclude-trained CSV` then leaves them out of the test role for every model
 it compares. The real-people clips are repeated so that genuine and fake clips keep equal weight: real
-repeats = fake clip views / real clips (v4: 16 wild clips x 3 = 48 = 8 real-people clips x 6).
+repeats = (fake clips - the moved groups' own genuine clips) x their repeats / real-people clips (v4: 16 wild
+clips x 3 = 48 = 8 real-people clips x 6).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def wild_and_people(caches: list[Path], labels_csv: Path, frames: int = BASE_FRA
                 picked.append((r, True))
             elif r["group"] in wild_train and (r["group"] not in COMPOSITES or (r["video"], r["track"]) in keep):
                 picked.append((r, False))
+
     def clips(people: bool, label: str) -> int:
         return len({r["source"] for r, p in picked if p == people and r["label"] == label})
 
