@@ -15,7 +15,10 @@ person's. FF++ crops (test role) are scored one crop at a time, per method.
 Printed per model and variant, for each source (a real source: its own genuine videos against its own
 fakes, or all the role's fakes when it has none) and each fake method (against all genuine videos of its
 dataset): video AUC, genuine videos called FAKE and UNCERTAIN, fakes caught (FAKE) and UNCERTAIN.
-Figures on a few dozen videos move by whole videos: the n is printed beside each.
+Figures on a few dozen videos move by whole videos: the n is printed beside each, and each AUC's 95 %
+bootstrap interval. Every model after the first also gets, per row, its AUC minus the first model's with
+the paired interval over the same draws (`fakescope.evaluate.metrics.auc_difference`): the figure a ship
+rule comparing two models should read.
 
 `--exclude-trained CSV` leaves out of the role every group that a training CSV holds (a candidate that
 trained on some test groups, scripts/world_pool.py --add-groups), for every model compared, so all are
@@ -37,7 +40,7 @@ from fakescope.aggregate import MIN_FACE, file_verdict, person_verdict
 from fakescope.data import read_crops
 from fakescope.data.prepare import PrepareOptions, prepare
 from fakescope.evaluate.calibration import PoolVideo, person_probabilities, pool_videos
-from fakescope.evaluate.metrics import roc_auc
+from fakescope.evaluate.metrics import auc_difference, auc_interval, roc_auc
 from fakescope.evaluate.scoring import crop_logits
 from fakescope.media.degrade import downscale, grey
 from fakescope.media.encode import write_video
@@ -129,7 +132,13 @@ def verdicts(videos: list[PoolVideo], clf: FaceClassifier) -> tuple[np.ndarray, 
     return np.asarray(probs), out
 
 
-def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str]) -> list[dict]:
+def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str],
+          reference: np.ndarray | None = None) -> list[dict]:
+    """One row per source and per method. Each AUC comes with its 95 % bootstrap interval (`auc_ci`); with
+    `reference` (the first model's probabilities of the same videos) also the paired difference to it
+    (`auc_vs_first`: AUC - the first's, and its interval over the same draws)."""
+    if reference is not None and len(reference) != len(videos):
+        raise ValueError(f"the first model scored {len(reference)} videos here, this one {len(videos)}")
     y = np.array([v.label for v in videos])
     sources, methods = np.array([v.source for v in videos]), np.array([method_name(v.method) for v in videos])
     fake_v, unc_v = np.array([x == FAKE for x in verdict]), np.array([x == UNCERTAIN for x in verdict])
@@ -137,9 +146,13 @@ def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str]) -> lis
 
     def row(kind: str, name: str, reals: np.ndarray, fakes: np.ndarray, own: bool = True) -> None:
         keep = reals | fakes
-        auc = roc_auc(y[keep], probs[keep]) if reals.any() and fakes.any() else float("nan")
+        both = reals.any() and fakes.any()
+        auc = roc_auc(y[keep], probs[keep]) if both else float("nan")
+        paired = {} if reference is None else {"auc_vs_first": list(
+            auc_difference(y[keep], reference[keep], probs[keep]) if both else (float("nan"),) * 3)}
         rows.append({"kind": kind, "name": name, "genuine": int(reals.sum()), "fake": int(fakes.sum()),
-                     "auc": auc, "own_fakes": bool(own),
+                     "auc": auc, "auc_ci": list(auc_interval(y[keep], probs[keep])) if both else [float("nan")] * 2,
+                     **paired, "own_fakes": bool(own),
                      "genuine_fake": float(fake_v[reals].mean()) if reals.any() else float("nan"),
                      "genuine_uncertain": float(unc_v[reals].mean()) if reals.any() else float("nan"),
                      "fake_caught": float(fake_v[fakes].mean()) if fakes.any() else float("nan"),
@@ -157,18 +170,22 @@ def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str]) -> lis
 
 
 def print_rows(title: str, rows: list[dict]) -> None:
+    paired = any("auc_vs_first" in r for r in rows)
     print(f"\n{title}")
-    print(f"  {'':58s} {'n real':>6s} {'n fake':>6s} {'AUC':>6s} {'real→FAKE':>9s} {'real→UNC':>8s} "
-          f"{'caught':>7s} {'fake→UNC':>8s}")
+    print(f"  {'':58s} {'n real':>6s} {'n fake':>6s} {'AUC':>6s} {'95% interval':>12s} {'real→FAKE':>9s} "
+          f"{'real→UNC':>8s} {'caught':>7s} {'fake→UNC':>8s}" + (f" {'AUC - first, 95%':>24s}" if paired else ""))
 
     def pct(x: float) -> str:
         return "-" if np.isnan(x) else f"{100 * x:.1f}%"
 
     for r in rows:
         auc = "-" if np.isnan(r["auc"]) else f"{r['auc']:.3f}"
-        print(f"  {r['kind'][:1]} {r['name'][:56]:56s} {r['genuine']:6d} {r['fake']:6d} {auc:>6s} "
+        ci = "-" if np.isnan(r["auc_ci"][0]) else f"{r['auc_ci'][0]:.2f}–{r['auc_ci'][1]:.2f}"
+        d = r.get("auc_vs_first", [float("nan")] * 3)
+        diff = "-" if np.isnan(d[0]) else f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
+        print(f"  {r['kind'][:1]} {r['name'][:56]:56s} {r['genuine']:6d} {r['fake']:6d} {auc:>6s} {ci:>12s} "
               f"{pct(r['genuine_fake']):>9s} {pct(r['genuine_uncertain']):>8s} {pct(r['fake_caught']):>7s} "
-              f"{pct(r['fake_uncertain']):>8s}")
+              f"{pct(r['fake_uncertain']):>8s}" + (f" {diff:>24s}" if paired else ""))
 
 
 def ship_figures(variants: dict[str, list[dict]]) -> dict:
@@ -214,6 +231,7 @@ def main() -> None:
     ffpp = read_crops(args.data / "labels.csv", prefix="ffpp-faces/") if args.role == "test" else []
     ffpp = [it for it in ffpp if it.group not in excluded]
     out: dict = {}
+    first: dict[str, np.ndarray] = {}  # the first model's video probabilities per variant, for the paired AUCs
     for name in args.models:
         clf = FaceClassifier.load(name)
         cfg = clf.config
@@ -226,13 +244,15 @@ def main() -> None:
                      if it.group not in excluded]
             videos = pool_videos(items, crop_logits(clf, items))
             probs, verdict = verdicts(videos, clf)
-            rows = table(videos, probs, verdict)
+            rows = table(videos, probs, verdict, first.get(variant))
+            first.setdefault(variant, probs)
             out[name][variant] = rows
             print_rows(f"[{variant}] videos (16 frames each)", rows)
         if ffpp:
             videos = pool_videos(ffpp, crop_logits(clf, ffpp))  # one crop each: no video ids, no face sizes
             probs, verdict = verdicts(videos, clf)
-            rows = table(videos, probs, verdict)
+            rows = table(videos, probs, verdict, first.get("ffpp-faces"))
+            first.setdefault("ffpp-faces", probs)
             out[name]["ffpp-faces"] = rows
             print_rows("[ffpp-faces] FF++ crops, one crop = one 'video' (frame level)", rows)
         summary = ship_figures(out[name])

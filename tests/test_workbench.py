@@ -86,11 +86,12 @@ def test_prepare_train_resume_evaluate_eda_export(tmp_path: Path, astronaut: np.
     for level in ("frame", "video"):
         r = report["overall"][level]
         assert r["level"] == level and r["n"] == 16 and r["n_fake"] == 8 and 0 <= r["auc"] <= 1
+        assert r["auc_ci"][0] <= r["auc"] <= r["auc_ci"][1]
         assert sum(map(sum, r["confusion_matrix"])) == 16
         assert report["by_dataset"]["data"][level]["n"] == 16
     assert "single crop" in report["notes"][0]
     md = (tmp_path / "eval" / "report.md").read_text()
-    assert "| all | frame |" in md and "| all | video |" in md
+    assert "| all | frame |" in md and "| all | video |" in md and "AUC 95 % interval" in md
     for png in ("roc.png", "pr.png", "reliability.png"):
         assert Image.open(tmp_path / "eval" / png).size[0] > 100
 
@@ -259,6 +260,9 @@ def test_per_method_scores_its_fakes_against_all_reals() -> None:
     assert (a["n_real"], a["n_fake"], a["auc"]) == (2, 1, 1.0)  # 0.7 beats both reals
     assert (b["n_real"], b["n_fake"], b["auc"]) == (2, 2, 0.75)  # 0.2 beats 0.1 only, 0.8 beats both: 3 of 4
     assert b["level"] == "video" and b["confusion_matrix"] == [[1, 1], [1, 1]]
+    assert a["auc_ci"] == [1.0, 1.0]  # every draw of A's one fake beats every draw of the reals
+    lo, hi = b["auc_ci"]
+    assert 0 <= lo < 0.75 < hi <= 1  # two reals and two fakes: almost any AUC
 
 
 @pytest.mark.parametrize("quality", [40, 75, 95])

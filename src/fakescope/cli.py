@@ -63,8 +63,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args.model, args.source, args.out, fmt=args.format, split=args.split, limit=args.limit,
                       progress=sys.stderr.isatty(), prefix=args.only, options=_scan_options(args))
     for level, r in report["overall"].items():
-        print(f"{level}-level: ROC AUC {r['auc']:.4f}, AP {r['ap']:.4f}, EER {r['eer']:.4f}, "
-              f"accuracy {r['accuracy']:.4f} at threshold {r['threshold']:.3f} (n={r['n']})")
+        lo, hi = r["auc_ci"]
+        print(f"{level}-level: ROC AUC {r['auc']:.4f} (95 % interval {lo:.3f}–{hi:.3f}), AP {r['ap']:.4f}, "
+              f"EER {r['eer']:.4f}, accuracy {r['accuracy']:.4f} at threshold {r['threshold']:.3f} (n={r['n']})")
     print(f"report written to {args.out}/report.md")
     return 0
 
