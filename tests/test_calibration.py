@@ -110,8 +110,10 @@ def test_calibrate_warns_when_the_pool_says_not_to_trust_the_model() -> None:
     assert cal.warnings == [] and cal.sources["dfdc"]["auc"] > 0.9
     backwards = [PoolVideo(label, "talking", [rng.normal(2 - 4 * label, 1, 4)]) for label in (0, 1) for _ in range(20)]
     cal = calibrate(healthy + backwards)
-    assert cal.sources["talking"]["auc"] < 0.5
-    assert any(w.startswith("talking: its genuine videos score above its fakes") for w in cal.warnings)
+    lo, hi = cal.sources["talking"]["auc_ci"]
+    assert lo <= cal.sources["talking"]["auc"] <= hi < 0.5  # 20 and 20 videos, far apart: surely backwards
+    assert any(w.startswith("talking: its genuine videos score above its fakes") and "95 % interval" in w
+               for w in cal.warnings)
     cal = calibrate(backwards)
     assert cal.temperature == pytest.approx(20.0)
     assert any("end of its search range" in w for w in cal.warnings), cal.warnings

@@ -80,7 +80,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
           f"UNCERTAIN from {cal.uncertain_from:.4f}")
     for source, row in cal.sources.items():
         shares = ", ".join(f"{k} {v:.1%}" for k, v in row.items() if k.endswith("_share"))
-        auc = f"video AUC {row['auc']:.3f}; " if "auc" in row else ""
+        auc = (f"video AUC {row['auc']:.3f} (95 % interval {row['auc_ci'][0]:.3f}–{row['auc_ci'][1]:.3f}); "
+               if "auc" in row else "")
         print(f"  {source}: {row['genuine']} genuine / {row['fake']} fake {row['unit']}; {auc}{shares}")
     for warning in cal.warnings:
         print(f"warning: {warning}")

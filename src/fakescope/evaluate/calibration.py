@@ -35,7 +35,7 @@ import numpy as np
 from fakescope.aggregate import DEFAULT_AGGREGATE, person_probability
 from fakescope.data import CropItem
 from fakescope.errors import FakescopeError
-from fakescope.evaluate.metrics import roc_auc
+from fakescope.evaluate.metrics import auc_interval, roc_auc
 from fakescope.models.classifier import temperature_scaled
 
 # How many genuine videos of any one pool source may be called FAKE, and left UNCERTAIN, at the chosen
@@ -166,7 +166,7 @@ def calibrate(videos: Sequence[PoolVideo], max_false_fake: float = MAX_FALSE_FAK
         y, p = np.array([v.label for v in videos])[keep], probs[keep]
         row = {"unit": "videos", "genuine": int((y == 0).sum()), "fake": int((y == 1).sum())}
         if row["genuine"] and row["fake"]:
-            row["auc"] = roc_auc(y, p)
+            row["auc"], row["auc_ci"] = roc_auc(y, p), list(auc_interval(y, p))
         for name, side in (("genuine", 0), ("fake", 1)):
             q = p[y == side]
             if len(q):
@@ -187,7 +187,8 @@ def _shares(name: str, p: np.ndarray, threshold: float, uncertain_from: float) -
 
 def pool_warnings(temperature: float, sources: dict[str, dict]) -> list[str]:
     """What in the pool says the model's probabilities, or its ranking, should not be trusted."""
-    out = [f"{s}: its genuine videos score above its fakes (video AUC {row['auc']:.2f}): ranked backwards"
+    out = [f"{s}: its genuine videos score above its fakes (video AUC {row['auc']:.2f}, 95 % interval "
+           f"{row['auc_ci'][0]:.2f}–{row['auc_ci'][1]:.2f}): ranked backwards"
            for s, row in sources.items() if row.get("auc", 1.0) < 0.5]
     if temperature >= _T_GRID[-1] or temperature <= _T_GRID[0]:
         out.append(f"the temperature is at the end of its search range ({temperature:.3g}): the pool's log loss "
