@@ -58,19 +58,22 @@ def _resampled_aucs(y: np.ndarray, scores: list[np.ndarray], resamples: int, see
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     n_pos, n_neg = len(pos), len(neg)
+    ranked = []  # per score vector: the genuine items' order, and where each fake falls among them
+    for s in scores:
+        order = np.argsort(s[neg], kind="mergesort")
+        sorted_neg = s[neg][order]
+        ranked.append((order, np.searchsorted(sorted_neg, s[pos], "left"),
+                       np.searchsorted(sorted_neg, s[pos], "right")))
     chunk = max(1, 4_000_000 // max(n_pos, n_neg))  # bounds the (draws, items) arrays at a few tens of MB
     out = np.empty((resamples, len(scores)))
     for start in range(0, resamples, chunk):
         b = min(chunk, resamples - start)
         w_pos = rng.multinomial(n_pos, np.full(n_pos, 1 / n_pos), size=b).astype(np.float64)
         w_neg = rng.multinomial(n_neg, np.full(n_neg, 1 / n_neg), size=b).astype(np.float64)
-        for k, s in enumerate(scores):
-            order = np.argsort(s[neg], kind="mergesort")
-            sorted_neg = s[neg][order]
+        for k, (order, lt, le) in enumerate(ranked):
             cum = np.concatenate([np.zeros((b, 1)), np.cumsum(w_neg[:, order], axis=1)], axis=1)
-            below = cum[:, np.searchsorted(sorted_neg, s[pos], "left")]
-            tied = cum[:, np.searchsorted(sorted_neg, s[pos], "right")] - below
-            out[start:start + b, k] = np.sum(w_pos * (below + 0.5 * tied), axis=1) / (n_pos * n_neg)
+            below = cum[:, lt]
+            out[start:start + b, k] = np.sum(w_pos * (below + 0.5 * (cum[:, le] - below)), axis=1) / (n_pos * n_neg)
     return out
 
 
