@@ -1,9 +1,12 @@
 """Turn a training run into the bundled default model: fp16 safetensors plus its model card.
 
     python scripts/ship_model.py runs/default [--model CALIBRATED.safetensors]
+    python scripts/ship_model.py RUN_A RUN_B RUN_C --model CALIBRATED_SOUP.safetensors
 
 With --model, that checkpoint (the run's best, recalibrated by `fakescope calibrate`) is shipped instead of
-the run's own best.safetensors.
+the run's own best.safetensors. Several runs are the ingredients of a weight-space average
+(scripts/interpolate.py): --model is then required, and the card lists every run's stages, the stages
+they share once.
 
 Checks first that fp16 weights score the dfdc val crops like fp32 (max |dp| and AUC printed); ships fp32
 if they do not agree to 1e-3 in AUC. Then measures the shipped file itself, and the MesoNet baseline on the
@@ -65,7 +68,8 @@ def training_stages(run: Path) -> list[dict]:
                        "best_epoch": history["best_epoch"], "history": history["history"]})
         init = history["config"].get("init")
         run = Path(init).parent if init and (Path(init).parent / "history.json").is_file() else None
-        card = WEIGHTS_DIR / f"{init}.json"
+        # the card of a bundled name, or one beside a checkpoint file (scripts/train_world.sh puts v3's there)
+        card = Path(init).with_suffix(".json") if init and init.endswith(".safetensors") else WEIGHTS_DIR / f"{init}.json"
         if run is None and init and card.is_file():
             seen = {s["run"] for s in stages}
             stages += [s for s in json.loads(card.read_text())["training"]["stages"][::-1] if s["run"] not in seen]
@@ -74,7 +78,8 @@ def training_stages(run: Path) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("run", type=Path, help="training output folder (best.safetensors, history.json)")
+    ap.add_argument("runs", type=Path, nargs="+",
+                    help="training output folder (best.safetensors, history.json); several: a soup's ingredients")
     ap.add_argument("--mesonet", default="peers/mesonet/Meso4_DF.h5", help="relative to --data; '' to skip")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("FAKESCOPE_DATA", "../shared/data")))
     ap.add_argument("--name", default="default")
@@ -83,10 +88,14 @@ def main() -> None:
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
 
-    stages = training_stages(args.run)  # before the card of the model it started from is overwritten
-    clf = FaceClassifier.load(args.model or args.run / "best.safetensors")
+    if len(args.runs) > 1 and not args.model:
+        raise SystemExit("several runs are a soup's ingredients: give the averaged, calibrated --model")
+    stages: list[dict] = []  # read before the card of the model they started from is overwritten
+    for run in args.runs:
+        stages += [s for s in training_stages(run) if s["run"] not in {t["run"] for t in stages}]
+    clf = FaceClassifier.load(args.model or args.runs[0] / "best.safetensors")
     clf.config.name = args.name
-    tmp16 = args.run / "fp16.safetensors"
+    tmp16 = args.runs[0] / "fp16.safetensors"
     clf.save(tmp16, half=True)
     half = FaceClassifier.load(tmp16)
 

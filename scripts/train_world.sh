@@ -4,7 +4,7 @@
 # videos/wild calib groups, AniPortrait, MuseTalk and two lip-sync pairs, each clean and frame-degraded) and a
 # calib pool without the moved groups, then trains and calibrates. Needs $RUNS/videos16 and its pools
 # (scripts/train_degraded.sh makes them); makes the frame-degraded caches if they are missing. v3, the
-# starting point, is taken from git (commit 7850527) when $RUNS/v3.safetensors is missing.
+# starting point, is taken from git (commit 7850527) when $RUNS/v3.safetensors is missing, with its card.
 #   [SEED=6] [OUT=world] [ADD_GROUPS="GROUP ..."] [CALIBRATE_FLAGS=--per-frame] bash scripts/train_world.sh [--resume]
 # ADD_GROUPS moves more videos/wild groups into training (world_pool.py --add-groups); benchmark such a run
 # with `bench/bench_sources.py MODEL default --exclude-trained $RUNS/world-train-$OUT.csv`.
@@ -17,8 +17,10 @@ for folder in real-people wild; do
   [ -d "$RUNS/deg-$folder" ] || fakescope prepare --format csv "$DATA/labels.csv" --only "videos/$folder/" \
     --frames 16 --degrade 1 --out "$RUNS/deg-$folder" -q
 done
-[ -f "$RUNS/v3.safetensors" ] || git -C "$(dirname "$0")" show \
-  7850527:src/fakescope/models/weights/default.safetensors > "$RUNS/v3.safetensors"
+for ext in safetensors json; do  # v3's weights and its card (which lists the stages it came from)
+  [ -f "$RUNS/v3.$ext" ] || git -C "$(dirname "$0")" show \
+    "7850527:src/fakescope/models/weights/default.$ext" > "$RUNS/v3.$ext"
+done
 TRAIN_CSV=world-train.csv
 if [ -n "${ADD_GROUPS:-}" ]; then TRAIN_CSV=world-train-$OUT.csv; fi
 # shellcheck disable=SC2086  # ADD_GROUPS is a list of group names
