@@ -40,7 +40,7 @@ from fakescope.aggregate import MIN_FACE, file_verdict, person_verdict
 from fakescope.data import read_crops
 from fakescope.data.prepare import PrepareOptions, prepare
 from fakescope.evaluate.calibration import PoolVideo, person_probabilities, pool_videos
-from fakescope.evaluate.metrics import auc_difference, auc_interval, roc_auc
+from fakescope.evaluate.metrics import auc_difference, auc_interval, proportion_interval, roc_auc
 from fakescope.evaluate.scoring import crop_logits
 from fakescope.media.degrade import downscale, grey
 from fakescope.media.encode import write_video
@@ -191,13 +191,23 @@ def print_rows(title: str, rows: list[dict]) -> None:
 def ship_figures(variants: dict[str, list[dict]]) -> dict:
     """What the ship rules read (issue 8's decision notes, the README): the mean AUC over sources with
     genuine and fake material of their own (videos as they are, and FF++ crops as one source), the share of
-    all genuine test videos and FF++ crops called FAKE, and the worst source's share on each variant."""
+    all genuine test videos and FF++ crops called FAKE, and the worst source's share on each variant; and, as
+    shares of a few dozen videos say little alone, the Wilson 95 % intervals of the pooled share and of the
+    genuine test videos (original copies) called FAKE."""
     sources = [r for v in ("original", "ffpp-faces") for r in variants.get(v, []) if r["kind"] == "source"]
     both = [r for r in sources if r["own_fakes"]]
     genuine = sum(r["genuine"] for r in sources)
+    called = round(sum(r["genuine"] * r["genuine_fake"] for r in sources))
+    videos = [r for r in variants.get("original", []) if r["kind"] == "source"]
+    n_videos = sum(r["genuine"] for r in videos)
+    videos_called = round(sum(r["genuine"] * r["genuine_fake"] for r in videos))
     return {"mean_auc": float(np.mean([r["auc"] for r in both])) if both else float("nan"),
             "mean_auc_over": [r["name"] for r in both],
-            "genuine_fake_pooled": sum(r["genuine"] * r["genuine_fake"] for r in sources) / max(genuine, 1),
+            "genuine_fake_pooled": called / max(genuine, 1),
+            # Wilson 95 % intervals: "0 of 26" is not "0 %"
+            "genuine_fake_pooled_ci": list(proportion_interval(called, genuine)),
+            "genuine_videos_fake": {"called": videos_called, "of": n_videos,
+                                    "ci": list(proportion_interval(videos_called, n_videos))},
             "genuine_fake_worst": {v: max((r["genuine_fake"] for r in rows if r["kind"] == "source"), default=0.0)
                                    for v, rows in variants.items()}}
 
@@ -258,8 +268,12 @@ def main() -> None:
         summary = ship_figures(out[name])
         out[name]["summary"] = summary
         worst = ", ".join(f"{v} {100 * x:.1f}%" for v, x in summary["genuine_fake_worst"].items())
+        lo, hi = summary["genuine_fake_pooled_ci"]
+        gv = summary["genuine_videos_fake"]
         print(f"\nship-rule figures: mean AUC {summary['mean_auc']:.3f} over {', '.join(summary['mean_auc_over'])}; "
-              f"genuine -> FAKE pooled {100 * summary['genuine_fake_pooled']:.2f}%, worst source: {worst}")
+              f"genuine -> FAKE pooled {100 * summary['genuine_fake_pooled']:.2f}% (95 % interval {100 * lo:.1f}–"
+              f"{100 * hi:.1f}%), worst source: {worst}; genuine test videos called FAKE: {gv['called']} of "
+              f"{gv['of']} (95 % interval {100 * gv['ci'][0]:.1f}–{100 * gv['ci'][1]:.1f}%)")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

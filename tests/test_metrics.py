@@ -17,6 +17,7 @@ from fakescope.evaluate.metrics import (
     expected_calibration_error,
     fit_temperature,
     log_loss,
+    proportion_interval,
     roc_auc,
     roc_curve,
 )
@@ -185,3 +186,16 @@ def test_auc_difference_is_paired() -> None:
     assert d == pytest.approx(roc_auc(y, better) - roc_auc(y, base)) and 0 < lo <= d <= hi
     assert auc_interval(y, base)[1] > auc_interval(y, better)[0]
     assert all(math.isnan(v) for v in auc_difference([0, 0], [0.1, 0.2], [0.3, 0.4]))
+
+
+def test_proportion_interval_is_wilsons() -> None:
+    # Wilson's score interval, z = 1.96: 0 of 26 reaches z^2 / (n + z^2); 10 of 1000 by its formula.
+    z = 1.959964
+    assert proportion_interval(0, 26) == pytest.approx((0.0, z * z / (26 + z * z)), abs=1e-6)
+    lo, hi = proportion_interval(10, 1000)
+    centre = (0.01 + z * z / 2000) / (1 + z * z / 1000)
+    half = z / (1 + z * z / 1000) * math.sqrt(0.01 * 0.99 / 1000 + z * z / 4e6)
+    assert (lo, hi) == pytest.approx((centre - half, centre + half), abs=1e-6)
+    assert proportion_interval(3, 3)[1] == 1.0 and proportion_interval(3, 3)[0] > 0.4
+    assert proportion_interval(1, 10, level=0.5)[1] < proportion_interval(1, 10)[1]
+    assert all(math.isnan(v) for v in proportion_interval(0, 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fakescope.models.classifier import temperature_scaled
@@ -101,6 +103,29 @@ def auc_difference(labels, scores_a, scores_b, level: float = INTERVAL_LEVEL,
     aucs = _resampled_aucs(y, [a, b], resamples, seed)
     lo, hi = np.quantile(aucs[:, 1] - aucs[:, 0], [(1 - level) / 2, (1 + level) / 2])
     return roc_auc(y, b) - roc_auc(y, a), float(lo), float(hi)
+
+
+def proportion_interval(k: int, n: int, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+    """Wilson score interval of a share k / n (how many genuine videos were called FAKE): unlike k / n ± a
+    normal margin it stays inside [0, 1] and is not empty at k = 0, where "0 of 26" still allows about 13 %.
+    (NaN, NaN) for n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = float(np.sqrt(2) * _erfinv(level))
+    p, z2 = k / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z / (1 + z2 / n) * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def _erfinv(x: float) -> float:
+    """Inverse error function by Newton's method on math.erf (a handful of steps to float precision)."""
+    y = 0.0
+    for _ in range(50):
+        step = (math.erf(y) - x) / (2 / math.sqrt(math.pi) * math.exp(-y * y))
+        y -= step
+        if abs(step) < 1e-15:
+            break
+    return y
 
 
 def precision_recall_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
