@@ -83,7 +83,8 @@ def auc_interval(labels, scores, level: float = INTERVAL_LEVEL, resamples: int =
                  seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the ROC AUC (genuine and fake items resampled apart). It says how
     far a figure on a few dozen videos could move with other videos of the same kind: (NaN, NaN) when one
-    class is absent."""
+    class is absent. It only redraws the items at hand, so where they are perfectly separated (AUC 1) or a
+    class holds one item, every draw agrees and the interval collapses to a point: read the n too."""
     y, s = _check(labels, scores)
     if y.sum() == 0 or y.sum() == len(y):
         return float("nan"), float("nan")
