@@ -146,13 +146,12 @@ def table(videos: list[PoolVideo], probs: np.ndarray, verdict: list[str],
 
     def row(kind: str, name: str, reals: np.ndarray, fakes: np.ndarray, own: bool = True) -> None:
         keep = reals | fakes
-        both = reals.any() and fakes.any()
-        auc = roc_auc(y[keep], probs[keep]) if both else float("nan")
+        auc = roc_auc(y[keep], probs[keep]) if reals.any() and fakes.any() else float("nan")
+        # both are NaN where one class is missing, as roc_auc is
         paired = {} if reference is None else {"auc_vs_first": list(
-            auc_difference(y[keep], reference[keep], probs[keep]) if both else (float("nan"),) * 3)}
+            auc_difference(y[keep], reference[keep], probs[keep]))}
         rows.append({"kind": kind, "name": name, "genuine": int(reals.sum()), "fake": int(fakes.sum()),
-                     "auc": auc, "auc_ci": list(auc_interval(y[keep], probs[keep])) if both else [float("nan")] * 2,
-                     **paired, "own_fakes": bool(own),
+                     "auc": auc, "auc_ci": list(auc_interval(y[keep], probs[keep])), **paired, "own_fakes": bool(own),
                      "genuine_fake": float(fake_v[reals].mean()) if reals.any() else float("nan"),
                      "genuine_uncertain": float(unc_v[reals].mean()) if reals.any() else float("nan"),
                      "fake_caught": float(fake_v[fakes].mean()) if fakes.any() else float("nan"),
@@ -197,10 +196,13 @@ def ship_figures(variants: dict[str, list[dict]]) -> dict:
     sources = [r for v in ("original", "ffpp-faces") for r in variants.get(v, []) if r["kind"] == "source"]
     both = [r for r in sources if r["own_fakes"]]
     genuine = sum(r["genuine"] for r in sources)
-    called = round(sum(r["genuine"] * r["genuine_fake"] for r in sources))
+
+    def called_fake(rows: list[dict]) -> int:
+        return round(sum(r["genuine"] * r["genuine_fake"] for r in rows))
+
+    called = called_fake(sources)
     videos = [r for r in variants.get("original", []) if r["kind"] == "source"]
-    n_videos = sum(r["genuine"] for r in videos)
-    videos_called = round(sum(r["genuine"] * r["genuine_fake"] for r in videos))
+    n_videos, videos_called = sum(r["genuine"] for r in videos), called_fake(videos)
     return {"mean_auc": float(np.mean([r["auc"] for r in both])) if both else float("nan"),
             "mean_auc_over": [r["name"] for r in both],
             "genuine_fake_pooled": called / max(genuine, 1),

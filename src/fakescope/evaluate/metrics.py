@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -112,21 +112,10 @@ def proportion_interval(k: int, n: int, level: float = INTERVAL_LEVEL) -> tuple[
     (NaN, NaN) for n = 0."""
     if n <= 0:
         return float("nan"), float("nan")
-    z = float(np.sqrt(2) * _erfinv(level))
+    z = NormalDist().inv_cdf((1 + level) / 2)
     p, z2 = k / n, z * z
     centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z / (1 + z2 / n) * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     return max(0.0, float(centre - half)), min(1.0, float(centre + half))
-
-
-def _erfinv(x: float) -> float:
-    """Inverse error function by Newton's method on math.erf (a handful of steps to float precision)."""
-    y = 0.0
-    for _ in range(50):
-        step = (math.erf(y) - x) / (2 / math.sqrt(math.pi) * math.exp(-y * y))
-        y -= step
-        if abs(step) < 1e-15:
-            break
-    return y
 
 
 def precision_recall_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
