@@ -5,8 +5,8 @@
 # seeds of that recipe each ranked unseen tools better than v4 and FF++ face swaps a little worse; averaged,
 # seeds usually keep what they share and lose what each got by chance.
 #   [SEEDS="9 10 11"] [OUT=soup] bash scripts/train_soup.sh
-# Each seed trains into $RUNS/g<SEED> (about 25 min on the idle 2-core CPU); a seed whose run finished (its
-# calibrated copy $RUNS/cal-g<SEED>.safetensors exists) is not trained again, one cut short resumes.
+# Each seed trains into $RUNS/g<SEED> (about 25 min on the idle 2-core CPU); a seed whose calibrated copy
+# $RUNS/cal-g<SEED>.safetensors exists is not touched again, one cut short resumes (scripts/stage.sh).
 # Benchmark: python bench/bench_sources.py default $RUNS/cal-$OUT.safetensors --exclude-trained \
 #   $RUNS/world-train-g<first seed>.csv
 set -euo pipefail
@@ -17,12 +17,8 @@ OUT=${OUT:-soup}
 here=$(dirname "$0")
 ingredients=()
 for seed in $SEEDS; do
-  if [ ! -f "$RUNS/cal-g$seed.safetensors" ]; then
-    resume=()
-    [ -f "$RUNS/g$seed/state.pt" ] && resume=(--resume)
-    ADD_GROUPS="OpenTalker/SadTalker PawanOct84/TalkingAvatar" OUT=g$seed SEED=$seed \
-      CALIBRATE_FLAGS=--per-frame bash "$here/train_world.sh" "${resume[@]}"
-  fi
+  [ -f "$RUNS/cal-g$seed.safetensors" ] || ADD_GROUPS="OpenTalker/SadTalker PawanOct84/TalkingAvatar" \
+    OUT=g$seed SEED=$seed CALIBRATE_FLAGS=--per-frame bash "$here/train_world.sh"
   ingredients+=("$RUNS/g$seed/best.safetensors")
 done
 python "$here/interpolate.py" "${ingredients[@]}" --out "$RUNS/$OUT.safetensors"
