@@ -24,9 +24,8 @@ def recorded(tmp_path: Path):
 
     def run(out: Path, *args: str) -> list[str]:
         env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        quoted = " ".join(f"'{a}'" for a in (str(out), *args))
-        subprocess.run(["bash", "-c", f"set -euo pipefail; source {SCRIPTS / 'stage.sh'}; train_stage {quoted}"],
-                       env=env, check=True, capture_output=True, text=True)
+        subprocess.run(["bash", "-c", 'set -euo pipefail; source "$0"; train_stage "$@"', SCRIPTS / "stage.sh",
+                        out, *args], env=env, check=True, capture_output=True, text=True)
         return log.read_text().splitlines() if log.exists() else []
 
     return run
