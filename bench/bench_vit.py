@@ -1,6 +1,7 @@
 """What a ViT backbone costs on this CPU: forward ms a face (torch eager and ONNX Runtime, the classifier's
 two backends) at several input sizes, and a training step (forward + backward + AdamW) with only the
-LayerNorms and the head trainable (GenD-style) against everything trainable.
+LayerNorms and the head trainable (GenD-style) against everything trainable, in PyTorch's default NCHW
+layout and in the channels-last layout `fakescope train` uses (fakescope.train.trainer.TRAIN_LAYOUT).
 
     python bench/bench_vit.py [--model vit_small_dinov2] [--sizes 126 168 224] [--batch 32] [--repeats 5]
 
@@ -28,6 +29,7 @@ from torch import nn
 
 from fakescope.errors import ModelError
 from fakescope.models import FaceClassifier, ModelConfig, create_model, head_module
+from fakescope.train.trainer import TRAIN_LAYOUT
 
 THREADS = 2
 
@@ -63,9 +65,12 @@ def forward_figures(name: str, size: int, batch: int, repeats: int) -> tuple[flo
     return ms["torch"], ms["onnx"], pretrained
 
 
-def train_step(name: str, size: int, batch: int, norms_and_head_only: bool) -> tuple[Callable[[], None], int]:
-    """One optimiser step on a fresh model, and how many parameters it trains."""
+def train_step(name: str, size: int, batch: int, norms_and_head_only: bool, layout: torch.memory_format
+               ) -> tuple[Callable[[], None], int]:
+    """One optimiser step on a fresh model with its weights and input in `layout`, and how many parameters
+    it trains."""
     module, _ = build(name, size)
+    module = module.to(memory_format=layout)
     module.train()
     head = {id(p) for p in head_module(module).parameters()}
     norms = {id(p) for m in module.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()}
@@ -73,7 +78,7 @@ def train_step(name: str, size: int, batch: int, norms_and_head_only: bool) -> t
         p.requires_grad_(not norms_and_head_only or id(p) in head | norms)
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
-    x = torch.randn(batch, 3, size, size)
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=layout)
     y = torch.randint(0, 2, (batch, 1)).float()
 
     def step() -> None:
@@ -101,11 +106,15 @@ def main() -> None:
             eager, onnx, pretrained = forward_figures(args.model, size, args.batch, args.repeats)
             print(f"forward {size:4d} px: torch eager {eager:7.1f} ms/face   ONNX Runtime {onnx:7.1f} ms/face"
                   f"   (eager/ONNX {eager / onnx:.2f}x, {'pretrained' if pretrained else 'random'} weights)")
-    steps = {only: train_step(args.model, args.train_size, args.batch, only) for only in (True, False)}
-    ms = median_ms_per_face({only: step for only, (step, _) in steps.items()}, args.batch, args.repeats)
-    for only, (_, n) in steps.items():
+    layouts = {"NCHW": torch.contiguous_format, "channels-last": TRAIN_LAYOUT}
+    steps = {(only, lay): train_step(args.model, args.train_size, args.batch, only, fmt)
+             for only in (True, False) for lay, fmt in layouts.items()}
+    ms = median_ms_per_face({key: step for key, (step, _) in steps.items()}, args.batch, args.repeats)
+    for (only, lay), (_, n) in steps.items():
         what = "LayerNorms + head" if only else "everything      "
-        print(f"train step {args.train_size} px, {what} trainable ({n:>10,} params): {ms[only]:7.1f} ms/face")
+        ratio = "" if lay == "NCHW" else f"   ({ms[only, lay] / ms[only, 'NCHW']:.2f}x NCHW's)"
+        print(f"train step {args.train_size} px, {what} trainable ({n:>10,} params), {lay:>13}: "
+              f"{ms[only, lay]:7.1f} ms/face{ratio}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

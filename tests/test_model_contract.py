@@ -14,7 +14,7 @@ from torch import nn
 
 from fakescope.models import FaceClassifier, ModelConfig, create_model, head_module, list_models
 from fakescope.models.explain import gradcam
-from fakescope.train.trainer import _set_trainable
+from fakescope.train.trainer import TRAIN_LAYOUT, _set_trainable
 
 
 @pytest.fixture(scope="module", params=list_models())
@@ -56,6 +56,25 @@ def test_freezing_leaves_only_the_named_head_trainable(model) -> None:
     _set_trainable(module, frozen_backbone=False)
     assert all(p.requires_grad for p in module.parameters())
     module.eval()
+
+
+def test_the_training_layout_gives_the_default_layouts_loss_and_gradients(model) -> None:
+    """`fakescope train` runs every backbone channels-last (TRAIN_LAYOUT) for speed: a layer that reads
+    memory as NCHW (a `view` after a convolution, say) would break training or change what it learns. In eval
+    mode (batch norm on its running statistics, no dropout) the layout is the only difference left."""
+    name, _ = model
+    results = []
+    for layout in (torch.contiguous_format, TRAIN_LAYOUT):
+        torch.manual_seed(0)
+        module = create_model(name, pretrained=False).to(memory_format=layout).eval()
+        x = _inputs(module, n=4).contiguous(memory_format=layout)
+        loss = nn.functional.binary_cross_entropy_with_logits(module(x).reshape(-1), torch.tensor([0., 1., 0., 1.]))
+        loss.backward()
+        results.append((loss.item(), [p.grad.clone() for p in module.parameters()]))
+    (loss_nchw, grads_nchw), (loss_cl, grads_cl) = results
+    assert loss_cl == pytest.approx(loss_nchw, rel=1e-5)
+    for g_nchw, g_cl in zip(grads_nchw, grads_cl, strict=True):
+        torch.testing.assert_close(g_cl, g_nchw, rtol=1e-3, atol=1e-5)
 
 
 def _classifier(name: str, module: nn.Module, backend: str = "torch") -> FaceClassifier:
