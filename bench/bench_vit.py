@@ -1,7 +1,9 @@
 """What a ViT backbone costs on this CPU: forward ms a face (torch eager and ONNX Runtime, the classifier's
 two backends) at several input sizes, and a training step (forward + backward + AdamW) with only the
 LayerNorms and the head trainable (GenD-style) against everything trainable, in PyTorch's default NCHW
-layout and in the channels-last layout `fakescope train` uses (fakescope.train.trainer.TRAIN_LAYOUT).
+layout (a contiguous input) and channels-last, the layout training already gets: FaceClassifier.preprocess
+transposes NHWC crops to NCHW as a view, so its tensors lie channels-last in memory and the convolutions
+run that way.
 
     python bench/bench_vit.py [--model vit_small_dinov2] [--sizes 126 168 224] [--batch 32] [--repeats 5]
 
@@ -29,7 +31,6 @@ from torch import nn
 
 from fakescope.errors import ModelError
 from fakescope.models import FaceClassifier, ModelConfig, create_model, head_module
-from fakescope.train.trainer import TRAIN_LAYOUT
 
 THREADS = 2
 
@@ -106,7 +107,7 @@ def main() -> None:
             eager, onnx, pretrained = forward_figures(args.model, size, args.batch, args.repeats)
             print(f"forward {size:4d} px: torch eager {eager:7.1f} ms/face   ONNX Runtime {onnx:7.1f} ms/face"
                   f"   (eager/ONNX {eager / onnx:.2f}x, {'pretrained' if pretrained else 'random'} weights)")
-    layouts = {"NCHW": torch.contiguous_format, "channels-last": TRAIN_LAYOUT}
+    layouts = {"NCHW": torch.contiguous_format, "channels-last": torch.channels_last}
     steps = {(only, lay): train_step(args.model, args.train_size, args.batch, only, fmt)
              for only in (True, False) for lay, fmt in layouts.items()}
     ms = median_ms_per_face({key: step for key, (step, _) in steps.items()}, args.batch, args.repeats)

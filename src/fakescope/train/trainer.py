@@ -53,16 +53,8 @@ def _device(name: str) -> torch.device:
     return check_device(name)
 
 
-# Training runs in channels-last (NHWC) layout: on this 2-core CPU an EfficientNet-Lite training step takes
-# ~0.6x the time it takes in PyTorch's default NCHW (oneDNN's kernels; `python bench/bench_vit.py --model
-# efficientnet_lite0` prints both). It computes the same as NCHW up to float rounding (a contract test holds
-# every registered model to that), but a run is not bit-identical to one trained before the change; checkpoints
-# are saved contiguous (FaceClassifier.save), so nothing outside training sees the layout.
-TRAIN_LAYOUT = torch.channels_last
-
-
 def _to_tensor(batch: np.ndarray, clf: FaceClassifier, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(clf.preprocess(batch)).to(device).contiguous(memory_format=TRAIN_LAYOUT)
+    return torch.from_numpy(clf.preprocess(batch)).to(device)
 
 
 def predict_logits(clf: FaceClassifier, images: np.ndarray) -> np.ndarray:
@@ -249,7 +241,6 @@ def train_classifier(train_items: Sequence[CropItem], val_items: Sequence[CropIt
                           input_size=config.input_size)
     if config.init:
         _load_init(module, config)
-    module = module.to(memory_format=TRAIN_LAYOUT)
     clf = FaceClassifier(module, ModelConfig.from_module(config.model, module, crop_margin=config.crop_margin,
                                                          name=out_dir.name), backend="torch", device=str(device))
     load_size = round(config.input_size * config.load_scale)
